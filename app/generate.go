@@ -1,0 +1,3 @@
+package app
+
+//go:generate go tool oapi-codegen -config oapi-codegen.yaml ../embedded/openapi.yaml

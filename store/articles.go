@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Article is a stored article.
+type Article struct {
+	ID        int64   `gorm:"column:id;primaryKey"`
+	Title     string  `gorm:"column:title"`
+	Content   string  `gorm:"column:content"`
+	Author    string  `gorm:"column:author"`
+	Tags      TagList `gorm:"column:tags"`
+	Views     int64   `gorm:"column:view_count"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TableName tells GORM the table.
+func (Article) TableName() string { return "articles" }
+
+// inUTC makes timestamps read back from the database UTC: drivers hand them over in
+// the process's local zone.
+func inUTC(as []Article) []Article {
+	for i := range as {
+		as[i].CreatedAt = as[i].CreatedAt.UTC()
+		as[i].UpdatedAt = as[i].UpdatedAt.UTC()
+	}
+	return as
+}
+
+// articleTag is one row of the normalised tag table that serves tag filters.
+type articleTag struct {
+	ArticleID int64  `gorm:"column:article_id;primaryKey"`
+	Tag       string `gorm:"column:tag;primaryKey"`
+}
+
+func (articleTag) TableName() string { return "article_tags" }
+
+// TagList is an article's ordered tags, stored as a JSON array beside the article.
+type TagList []string
+
+// Value implements driver.Valuer.
+func (t TagList) Value() (driver.Value, error) {
+	if t == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal([]string(t))
+	return string(b), err
+}
+
+// Scan implements sql.Scanner.
+func (t *TagList) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	case nil:
+		*t = TagList{}
+		return nil
+	default:
+		return fmt.Errorf("scan tags: unexpected %T", src)
+	}
+	var out []string
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("scan tags: %w", err)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	*t = out
+	return nil
+}
+
+// NewArticle is what CreateArticle needs. Text fields are stored as given: callers
+// validate and trim.
+type NewArticle struct {
+	Title   string
+	Content string
+	Author  string
+	Tags    []string
+	// CreatedAt is used by seeding; zero means now.
+	CreatedAt time.Time
+}
+
+// ArticlePatch lists the fields an update changes; nil means unchanged. A non-nil
+// Tags pointing at an empty slice removes every tag.
+type ArticlePatch struct {
+	Title   *string
+	Content *string
+	Tags    *[]string
+}
+
+// ListFilter selects articles for ListTitles and Popular.
+type ListFilter struct {
+	Author string // exact match; empty means any
+	Tag    string // articles carrying this tag; empty means any
+	// Day selects articles created on that UTC day; zero means any.
+	Day    time.Time
+	Limit  int
+	Offset int
+}
+
+// CreateArticle stores a new article with its tags and returns it as stored.
+func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, error) {
+	a := newRow(in)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&a).Error; err != nil {
+			return err
+		}
+		return insertTags(tx, []Article{a})
+	})
+	if err != nil {
+		return Article{}, fmt.Errorf("create article: %w", err)
+	}
+	return a, nil
+}
+
+func newRow(in NewArticle) Article {
+	created := in.CreatedAt.UTC().Truncate(time.Microsecond)
+	if in.CreatedAt.IsZero() {
+		created = now()
+	}
+	tags := TagList(in.Tags)
+	if tags == nil {
+		tags = TagList{}
+	}
+	return Article{Title: in.Title, Content: in.Content, Author: in.Author, Tags: tags, CreatedAt: created, UpdatedAt: created}
+}
+
+func insertTags(tx *gorm.DB, articles []Article) error {
+	var rows []articleTag
+	for _, a := range articles {
+		for _, t := range a.Tags {
+			rows = append(rows, articleTag{ArticleID: a.ID, Tag: t})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return tx.CreateInBatches(rows, 1000).Error
+}
+
+// GetArticle returns one article without counting a view.
+func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
+	var a Article
+	err := s.db.WithContext(ctx).Take(&a, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Article{}, ErrNotFound
+	}
+	if err != nil {
+		return Article{}, fmt.Errorf("get article %d: %w", id, err)
+	}
+	return inUTC([]Article{a})[0], nil
+}
+
+// ViewArticle counts one view of an article and returns it, views included, in a
+// single statement.
+func (s *Store) ViewArticle(ctx context.Context, id int64) (Article, error) {
+	var rows []Article
+	res := s.db.WithContext(ctx).Model(&rows).
+		Clauses(clause.Returning{}).
+		Where("id = ?", id).
+		UpdateColumn("view_count", gorm.Expr("view_count + 1"))
+	if res.Error != nil {
+		return Article{}, fmt.Errorf("view article %d: %w", id, res.Error)
+	}
+	if len(rows) == 0 {
+		return Article{}, ErrNotFound
+	}
+	return inUTC(rows)[0], nil
+}
+
+// UpdateArticle changes the fields a patch names, advances updated_at and returns the
+// article as stored.
+func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch) (Article, error) {
+	var out Article
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		set := map[string]any{"updated_at": now()}
+		if p.Title != nil {
+			set["title"] = *p.Title
+		}
+		if p.Content != nil {
+			set["content"] = *p.Content
+		}
+		if p.Tags != nil {
+			set["tags"] = TagList(*p.Tags)
+		}
+		var rows []Article
+		res := tx.Model(&rows).Clauses(clause.Returning{}).Where("id = ?", id).UpdateColumns(set)
+		if res.Error != nil {
+			return res.Error
+		}
+		if len(rows) == 0 {
+			return ErrNotFound
+		}
+		out = inUTC(rows)[0]
+		if p.Tags == nil {
+			return nil
+		}
+		if err := tx.Where("article_id = ?", id).Delete(&articleTag{}).Error; err != nil {
+			return err
+		}
+		return insertTags(tx, rows)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Article{}, ErrNotFound
+	}
+	if err != nil {
+		return Article{}, fmt.Errorf("update article %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// DeleteArticle removes an article and its tags.
+func (s *Store) DeleteArticle(ctx context.Context, id int64) error {
+	res := s.db.WithContext(ctx).Delete(&Article{}, id)
+	if res.Error != nil {
+		return fmt.Errorf("delete article %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// filtered applies a ListFilter's selection (not its paging) to a query on articles.
+func filtered(q *gorm.DB, f ListFilter) *gorm.DB {
+	if f.Tag != "" {
+		q = q.Joins("JOIN article_tags ON article_tags.article_id = articles.id AND article_tags.tag = ?", f.Tag)
+	}
+	if f.Author != "" {
+		q = q.Where("articles.author = ?", f.Author)
+	}
+	if !f.Day.IsZero() {
+		start := time.Date(f.Day.Year(), f.Day.Month(), f.Day.Day(), 0, 0, 0, 0, time.UTC)
+		q = q.Where("articles.created_at >= ? AND articles.created_at < ?", start, start.AddDate(0, 0, 1))
+	}
+	return q
+}
+
+// ListTitles returns the titles of the articles a filter selects, newest first, and how
+// many articles it selects in all.
+func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, int64, error) {
+	db := s.db.WithContext(ctx)
+	var total int64
+	if err := filtered(db.Model(&Article{}), f).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("count articles: %w", err)
+	}
+	titles := []string{}
+	if total > int64(f.Offset) {
+		err := filtered(db.Model(&Article{}), f).
+			Order("articles.created_at DESC, articles.id DESC").
+			Limit(f.Limit).Offset(f.Offset).
+			Pluck("articles.title", &titles).Error
+		if err != nil {
+			return nil, 0, fmt.Errorf("list titles: %w", err)
+		}
+	}
+	return titles, total, nil
+}
+
+// Popular returns the most viewed articles a filter selects; ties go to the newest.
+func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
+	out := []Article{}
+	err := filtered(s.db.WithContext(ctx).Model(&Article{}), f).
+		Select("articles.*").
+		Order("articles.view_count DESC, articles.created_at DESC, articles.id DESC").
+		Limit(f.Limit).Offset(f.Offset).
+		Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("popular articles: %w", err)
+	}
+	return inUTC(out), nil
+}
+
+// maxSearchTerms bounds how many words of a query reach the full-text engine.
+const maxSearchTerms = 16
+
+// SearchTerms splits free text into the words a search looks for. Everything that is not
+// a letter or a digit separates words, so quotes, operators, backslashes and control
+// characters in user input carry no meaning to the full-text engine.
+func SearchTerms(text string) []string {
+	words := strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	if len(words) > maxSearchTerms {
+		words = words[:maxSearchTerms]
+	}
+	return words
+}
+
+// Search returns the articles containing every word of the query, most relevant first:
+// a match in the title counts more than one in the tags or author, which counts more
+// than one in the content.
+func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]Article, error) {
+	out := []Article{}
+	terms := SearchTerms(query)
+	if len(terms) == 0 {
+		return out, nil
+	}
+	db := s.db.WithContext(ctx)
+	var err error
+	switch s.dialect {
+	case Postgres:
+		err = db.Raw(`SELECT a.* FROM articles a, plainto_tsquery('english', ?) q
+			WHERE a.search @@ q
+			ORDER BY ts_rank(a.search, q) DESC, a.id DESC
+			LIMIT ? OFFSET ?`, strings.Join(terms, " "), limit, offset).Scan(&out).Error
+	case SQLite:
+		quoted := make([]string, len(terms))
+		for i, t := range terms {
+			quoted[i] = `"` + t + `"`
+		}
+		err = db.Raw(`SELECT a.* FROM articles_fts f JOIN articles a ON a.id = f.rowid
+			WHERE articles_fts MATCH ?
+			ORDER BY bm25(articles_fts, 10.0, 4.0, 4.0, 1.0), a.id DESC
+			LIMIT ? OFFSET ?`, strings.Join(quoted, " "), limit, offset).Scan(&out).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("search articles: %w", err)
+	}
+	return inUTC(out), nil
+}
+
+// CountArticles returns how many articles are stored.
+func (s *Store) CountArticles(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Article{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count articles: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,3 @@
+DROP TABLE articles_fts;
+DROP TABLE article_tags;
+DROP TABLE articles;

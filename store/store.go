@@ -1,0 +1,247 @@
+// Package store keeps articles in PostgreSQL or in an embedded SQLite file. It owns the
+// schema (versioned SQL migrations embedded per dialect), the GORM models and the queries;
+// callers see plain Go types and the sentinel errors below, never GORM.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// ErrNotFound is returned when the article asked for does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The dialects a Store can run on.
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// DefaultSQLitePath is where the embedded database lives when no URL is configured.
+const DefaultSQLitePath = "articlesd.db"
+
+// Location says which database a URL selects and how to reach it.
+type Location struct {
+	Dialect Dialect
+	// DSN is what the driver is given: a PostgreSQL URL, or the SQLite file path.
+	DSN string
+}
+
+// ParseURL reads a database URL: postgres:// or postgresql:// selects PostgreSQL,
+// sqlite://PATH (or an empty string, meaning ./articlesd.db) the embedded database.
+func ParseURL(raw string) (Location, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return Location{Dialect: SQLite, DSN: DefaultSQLitePath}, nil
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return Location{}, fmt.Errorf("database URL %q: want postgres://… or sqlite://PATH", Redact(raw))
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3":
+		path, _, _ := strings.Cut(rest, "?")
+		if path == "" {
+			return Location{}, fmt.Errorf("database URL %q: sqlite:// needs a file path, as in sqlite://articlesd.db", raw)
+		}
+		return Location{Dialect: SQLite, DSN: path}, nil
+	case "postgres", "postgresql":
+		if _, err := url.Parse(raw); err != nil {
+			return Location{}, fmt.Errorf("database URL %q: %s", Redact(raw), urlErrorText(err))
+		}
+		if _, err := pgx.ParseConfig(raw); err != nil {
+			return Location{}, fmt.Errorf("database URL %q: %s", Redact(raw), firstLine(err.Error()))
+		}
+		return Location{Dialect: Postgres, DSN: raw}, nil
+	default:
+		return Location{}, fmt.Errorf("database URL %q: unsupported scheme %q (want postgres or sqlite)", Redact(raw), scheme)
+	}
+}
+
+// Redact hides the password of a database URL so that it can be printed or logged.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Unparsable: still never print what may be a password.
+		if at := strings.LastIndex(raw, "@"); at >= 0 {
+			if scheme, _, ok := strings.Cut(raw, "://"); ok {
+				return scheme + "://xxxxx" + raw[at:]
+			}
+			return "xxxxx" + raw[at:]
+		}
+		return raw
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+func urlErrorText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// MaxOpenConns bounds the PostgreSQL pool (default 16). The embedded database always
+	// uses one connection: SQLite has a single writer, and one connection serialises them.
+	MaxOpenConns int
+	// ConnectTimeout bounds the first contact with the database (default 5s).
+	ConnectTimeout time.Duration
+}
+
+// Store reads and writes articles.
+type Store struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect Dialect
+}
+
+// Open connects to the database a URL names (see ParseURL) and checks that it answers.
+// It does not migrate: call MigrateUp for that.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	loc, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 5 * time.Second
+	}
+	if opts.MaxOpenConns <= 0 {
+		opts.MaxOpenConns = 16
+	}
+	cfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                now,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		TranslateError:         true,
+	}
+	var dialector gorm.Dialector
+	switch loc.Dialect {
+	case Postgres:
+		dialector = postgres.Open(loc.DSN)
+	case SQLite:
+		dialector = sqlite.Open(sqliteDSN(loc.DSN))
+	}
+	db, err := gorm.Open(dialector, cfg)
+	if err != nil {
+		return nil, connectError(loc, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", loc.Dialect, err)
+	}
+	switch loc.Dialect {
+	case Postgres:
+		sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
+		sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	case SQLite:
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		sqlDB.SetConnMaxLifetime(0)
+	}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect}
+	pingCtx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+	defer cancel()
+	if err := s.Ping(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, connectError(loc, err)
+	}
+	return s, nil
+}
+
+// connectError says in one line why a database could not be reached: the network
+// error or the server's own message, without the driver's wrapping.
+func connectError(loc Location, err error) error {
+	reason := firstLine(err.Error())
+	var netErr *net.OpError
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr):
+		reason = pgErr.Message
+	case errors.As(err, &netErr):
+		reason = netErr.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		reason = "no answer (timed out)"
+	}
+	if loc.Dialect == Postgres {
+		return fmt.Errorf("connect to postgres at %s: %s", Redact(loc.DSN), reason)
+	}
+	return fmt.Errorf("open sqlite database %s: %s", loc.DSN, reason)
+}
+
+// sqliteDSN turns a file path into a driver DSN with the pragmas the embedded database
+// needs: WAL so readers do not block the writer, full fsync so an acknowledged write
+// survives a crash, foreign keys for cascading tag deletes, and a busy timeout for a
+// second process (migrate while serving) sharing the file.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// now is the clock for every timestamp the store writes: UTC, at the microsecond
+// precision that PostgreSQL keeps, so what is returned equals what is read back later.
+func now() time.Time {
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// Dialect says which database the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	// A ping can succeed on an idle pooled connection to a server that no longer
+	// serves queries; a trivial query tells the truth.
+	var one int
+	if err := s.sqlDB.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connection pool.
+func (s *Store) Close() error {
+	return s.sqlDB.Close()
+}

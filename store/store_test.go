@@ -1,0 +1,251 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/articlesd/articlesd/store"
+	"github.com/articlesd/articlesd/store/storetest"
+)
+
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		raw     string
+		dialect store.Dialect
+		dsn     string
+		wantErr string
+	}{
+		{raw: "", dialect: store.SQLite, dsn: "articlesd.db"},
+		{raw: "sqlite://data/a.db", dialect: store.SQLite, dsn: "data/a.db"},
+		{raw: "sqlite:///var/lib/articlesd/a.db", dialect: store.SQLite, dsn: "/var/lib/articlesd/a.db"},
+		{raw: "postgres://u:secret@db:5432/articles?sslmode=disable", dialect: store.Postgres, dsn: "postgres://u:secret@db:5432/articles?sslmode=disable"},
+		{raw: "postgresql://db/articles", dialect: store.Postgres, dsn: "postgresql://db/articles"},
+		{raw: "sqlite://", wantErr: `sqlite:// needs a file path`},
+		{raw: "mysql://root@db/x", wantErr: `unsupported scheme "mysql"`},
+		{raw: "articles.db", wantErr: `want postgres://… or sqlite://PATH`},
+		{raw: "postgres://u:secret@db:99999999/x", wantErr: `database URL "postgres://u:xxxxx@db:99999999/x"`},
+		{raw: "postgres://u:secret@[::1/x", wantErr: `database URL "postgres://xxxxx@[::1/x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			loc, err := store.ParseURL(tt.raw)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseURL(%q) error = %v, want it to contain %q", tt.raw, err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "secret") {
+					t.Fatalf("error leaks the password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseURL(%q): %v", tt.raw, err)
+			}
+			if loc.Dialect != tt.dialect || loc.DSN != tt.dsn {
+				t.Fatalf("ParseURL(%q) = %+v, want %s %s", tt.raw, loc, tt.dialect, tt.dsn)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for raw, want := range map[string]string{
+		"postgres://user:pw@h/db":              "postgres://user:xxxxx@h/db",
+		"postgres://user@h/db?password=pw&x=1": "postgres://user@h/db?password=xxxxx&x=1",
+		"postgres://h/db":                      "postgres://h/db",
+	} {
+		if got := store.Redact(raw); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
+func TestOpenUnreachablePostgres(t *testing.T) {
+	_, err := store.Open(context.Background(), "postgres://postgres@127.0.0.1:1/x?sslmode=disable", store.Options{ConnectTimeout: 2 * time.Second})
+	if err == nil || !strings.HasPrefix(err.Error(), "connect to postgres at postgres://postgres@127.0.0.1:1/x?sslmode=disable: ") {
+		t.Fatalf("Open = %v, want a connect error naming the server", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Fatalf("error has several lines: %q", err)
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			s := storetest.OpenEmpty(t, d)
+			st, err := s.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st) == 0 || st[0].AppliedAt != nil {
+				t.Fatalf("fresh database status = %+v, want all pending", st)
+			}
+			applied, err := s.MigrateUp(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(applied) != len(st) {
+				t.Fatalf("applied %d migrations, want %d", len(applied), len(st))
+			}
+			again, err := s.MigrateUp(ctx)
+			if err != nil || len(again) != 0 {
+				t.Fatalf("second MigrateUp = %v, %v; want nothing applied", again, err)
+			}
+			if _, err := s.CreateArticle(ctx, store.NewArticle{Title: "t", Content: "c", Author: "a", Tags: []string{"x"}}); err != nil {
+				t.Fatal(err)
+			}
+			down, err := s.MigrateDown(ctx)
+			if err != nil || down == nil || down.Version != applied[len(applied)-1].Version {
+				t.Fatalf("MigrateDown = %v, %v", down, err)
+			}
+			st, _ = s.MigrationStatus(ctx)
+			if st[len(st)-1].AppliedAt != nil {
+				t.Fatalf("last migration still applied after down: %+v", st)
+			}
+			if _, err := s.CountArticles(ctx); err == nil && len(st) == 1 {
+				t.Fatal("articles table still exists after reverting the only migration")
+			}
+			if _, err := s.MigrateUp(ctx); err != nil {
+				t.Fatalf("up after down: %v", err)
+			}
+			if n, err := s.CountArticles(ctx); err != nil || n != 0 {
+				t.Fatalf("count after down+up = %d, %v; want 0", n, err)
+			}
+		})
+	}
+}
+
+func TestArticleLifecycle(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a, err := s.CreateArticle(ctx, store.NewArticle{Title: "Dune", Content: "Sand worms", Author: "Denis Villeneuve", Tags: []string{"sci-fi", "desert"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.ID <= 0 || a.CreatedAt.Location() != time.UTC || !a.CreatedAt.Equal(a.UpdatedAt) {
+			t.Fatalf("created %+v", a)
+		}
+		got, err := s.GetArticle(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Title != "Dune" || !slices.Equal(got.Tags, []string{"sci-fi", "desert"}) || !got.CreatedAt.Equal(a.CreatedAt) || got.CreatedAt.Location() != time.UTC {
+			t.Fatalf("read back %+v, want %+v", got, a)
+		}
+		v, err := s.ViewArticle(ctx, a.ID)
+		if err != nil || v.Views != 1 {
+			t.Fatalf("ViewArticle = %+v, %v; want 1 view", v, err)
+		}
+		title := "Dune: Part One"
+		empty := []string{}
+		up, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title, Tags: &empty})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.Title != title || up.Content != "Sand worms" || len(up.Tags) != 0 || !up.UpdatedAt.After(a.UpdatedAt) || up.Views != 1 {
+			t.Fatalf("updated %+v", up)
+		}
+		if titles, n, err := s.ListTitles(ctx, store.ListFilter{Tag: "sci-fi", Limit: 10}); err != nil || n != 0 || len(titles) != 0 {
+			t.Fatalf("tag filter after clearing tags = %v %d %v", titles, n, err)
+		}
+		if err := s.DeleteArticle(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteArticle(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("second delete = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetArticle(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("get deleted = %v, want ErrNotFound", err)
+		}
+		if _, err := s.ViewArticle(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("view deleted = %v, want ErrNotFound", err)
+		}
+		if _, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("update deleted = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestListSearchPopular(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		added, err := s.SeedDemo(ctx)
+		if err != nil || added != 12 {
+			t.Fatalf("SeedDemo = %d, %v; want 12", added, err)
+		}
+		if added, err := s.SeedDemo(ctx); err != nil || added != 0 {
+			t.Fatalf("second SeedDemo = %d, %v; want 0", added, err)
+		}
+		titles, total, err := s.ListTitles(ctx, store.ListFilter{Author: "Christopher Nolan", Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"Sound as Story in 'Oppenheimer'", "Revolutionizing Cinema: The Impact of 'Interstellar'"}
+		if total != 4 || !slices.Equal(titles, want) {
+			t.Fatalf("ListTitles(author) = %q, %d; want %q, 4", titles, total, want)
+		}
+		titles, total, _ = s.ListTitles(ctx, store.ListFilter{Day: time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC), Limit: 10})
+		if total != 2 || !slices.Equal(titles, []string{"Cinematography in Blade Runner", "The Evolution of Special Effects in Sci-Fi"}) {
+			t.Fatalf("ListTitles(date) = %q, %d", titles, total)
+		}
+		titles, total, _ = s.ListTitles(ctx, store.ListFilter{Tag: "cinematography", Author: "Ridley Scott", Limit: 10})
+		if total != 1 || !slices.Equal(titles, []string{"Cinematography in Blade Runner"}) {
+			t.Fatalf("ListTitles(tag+author) = %q, %d", titles, total)
+		}
+
+		// "cinematography" is in the title of one article and in the tags or text of two
+		// others: the title match ranks first.
+		found, err := s.Search(ctx, "Cinematography", 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) != 3 || found[0].Title != "Cinematography in Blade Runner" {
+			t.Fatalf("Search(cinematography) = %v", titlesOf(found))
+		}
+		found, _ = s.Search(ctx, `"blade" OR -runner \ ' ; DROP TABLE articles; --`, 10, 0)
+		if len(found) != 0 {
+			t.Fatalf("Search(hostile) = %v, want nothing (no article has every word)", titlesOf(found))
+		}
+		found, _ = s.Search(ctx, "blade runner", 10, 0)
+		if len(found) != 1 {
+			t.Fatalf("Search(blade runner) = %v", titlesOf(found))
+		}
+		for _, q := range []string{"\x00", "🎬", "((((", "*", "NEAR(", "\"unterminated"} {
+			if _, err := s.Search(ctx, q, 10, 0); err != nil {
+				t.Fatalf("Search(%q): %v", q, err)
+			}
+		}
+
+		all, _ := s.Popular(ctx, store.ListFilter{Limit: 100})
+		byTitle := map[string]int64{}
+		for _, a := range all {
+			byTitle[a.Title] = a.ID
+		}
+		for i := 0; i < 3; i++ {
+			s.ViewArticle(ctx, byTitle["Building Tension in 'Alien'"])
+		}
+		s.ViewArticle(ctx, byTitle["Cinematography in Blade Runner"])
+		pop, _ := s.Popular(ctx, store.ListFilter{Tag: "sci-fi", Limit: 3})
+		want = []string{"Building Tension in 'Alien'", "Cinematography in Blade Runner", "Silence and Language in 'Arrival'"}
+		if !slices.Equal(titlesOf(pop), want) {
+			t.Fatalf("Popular(sci-fi) = %q, want %q", titlesOf(pop), want)
+		}
+		if pop[0].Views != 3 {
+			t.Fatalf("views = %d, want 3", pop[0].Views)
+		}
+	})
+}
+
+func titlesOf(as []store.Article) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = a.Title
+	}
+	return out
+}
