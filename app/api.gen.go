@@ -511,7 +511,7 @@ type GetArticleNamesResponseObject interface {
 }
 
 type GetArticleNames200ResponseHeaders struct {
-	XTotalCount *int64
+	XTotalCount int64
 }
 
 type GetArticleNames200JSONResponse struct {
@@ -526,9 +526,7 @@ func (response GetArticleNames200JSONResponse) VisitGetArticleNamesResponse(w ht
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XTotalCount != nil {
-		w.Header().Set("X-Total-Count", fmt.Sprint(*response.Headers.XTotalCount))
-	}
+	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -576,7 +574,7 @@ type CreateArticleResponseObject interface {
 }
 
 type CreateArticle201ResponseHeaders struct {
-	Location *string
+	Location string
 }
 
 type CreateArticle201JSONResponse struct {
@@ -591,9 +589,7 @@ func (response CreateArticle201JSONResponse) VisitCreateArticleResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.Location != nil {
-		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
-	}
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err

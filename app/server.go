@@ -1,0 +1,265 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/articlesd/articlesd/store"
+)
+
+// ArticleStore is what the API needs from storage; *store.Store provides it.
+type ArticleStore interface {
+	CreateArticle(ctx context.Context, in store.NewArticle) (store.Article, error)
+	ViewArticle(ctx context.Context, id int64) (store.Article, error)
+	UpdateArticle(ctx context.Context, id int64, p store.ArticlePatch) (store.Article, error)
+	DeleteArticle(ctx context.Context, id int64) error
+	ListTitles(ctx context.Context, f store.ListFilter) ([]string, int64, error)
+	Search(ctx context.Context, query string, limit, offset int) ([]store.Article, error)
+	Popular(ctx context.Context, f store.ListFilter) ([]store.Article, error)
+	Ping(ctx context.Context) error
+}
+
+var _ StrictServerInterface = (*Server)(nil)
+
+// Server implements the operations of embedded/openapi.yaml. Requests reach it only
+// after they have been validated against that document.
+type Server struct {
+	store ArticleStore
+}
+
+// NewServer returns a Server backed by a store.
+func NewServer(s ArticleStore) *Server {
+	return &Server{store: s}
+}
+
+// Defaults from embedded/openapi.yaml, applied when a parameter is absent.
+const (
+	defaultListLimit    = 100
+	defaultSearchLimit  = 20
+	defaultPopularLimit = 10
+)
+
+func orDefault(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+
+// parseID reads an article id: a positive decimal integer without sign or leading
+// zeros. Anything else names no article.
+func parseID(raw string) (int64, bool) {
+	if raw == "" || raw[0] < '1' || raw[0] > '9' {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	return id, err == nil
+}
+
+func notFound(raw string) Problem {
+	return newProblem(404, fmt.Sprintf("article %s not found", strconv.Quote(raw)))
+}
+
+// normalizeTags trims every tag and drops repeats, keeping the first occurrence's place.
+func normalizeTags(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, t := range in {
+		t = strings.TrimSpace(t)
+		if t == "" || seen[t] {
+			continue
+		}
+		seen[t] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+func toAPI(a store.Article) Article {
+	tags := []string(a.Tags)
+	if tags == nil {
+		tags = []string{}
+	}
+	return Article{
+		Id:        strconv.FormatInt(a.ID, 10),
+		Title:     a.Title,
+		Content:   a.Content,
+		Author:    a.Author,
+		Tags:      tags,
+		Views:     a.Views,
+		CreatedAt: a.CreatedAt.UTC(),
+		UpdatedAt: a.UpdatedAt.UTC(),
+	}
+}
+
+func toAPIList(as []store.Article) []Article {
+	out := make([]Article, len(as))
+	for i, a := range as {
+		out[i] = toAPI(a)
+	}
+	return out
+}
+
+// GetArticleNames lists titles (GET /articles).
+func (s *Server) GetArticleNames(ctx context.Context, req GetArticleNamesRequestObject) (GetArticleNamesResponseObject, error) {
+	p := req.Params
+	f := store.ListFilter{
+		Author: deref(p.Author),
+		Tag:    deref(p.Tag),
+		Limit:  orDefault(p.Limit, defaultListLimit),
+		Offset: orDefault(p.Offset, 0),
+	}
+	if p.Date != nil {
+		f.Day = p.Date.Time
+	}
+	titles, total, err := s.store.ListTitles(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return GetArticleNames200JSONResponse{Body: titles, Headers: GetArticleNames200ResponseHeaders{XTotalCount: total}}, nil
+}
+
+// CreateArticle stores a new article (POST /articles).
+func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObject) (CreateArticleResponseObject, error) {
+	b := req.Body
+	in := store.NewArticle{
+		Title:   strings.TrimSpace(b.Title),
+		Content: strings.TrimSpace(b.Content),
+		Author:  strings.TrimSpace(b.Author),
+	}
+	if b.Tags != nil {
+		in.Tags = normalizeTags(*b.Tags)
+	}
+	if fields := blankFields(map[string]string{"title": in.Title, "content": in.Content, "author": in.Author}); len(fields) > 0 {
+		return CreateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the article is not valid", fields...))}, nil
+	}
+	a, err := s.store.CreateArticle(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := toAPI(a)
+	return CreateArticle201JSONResponse{Body: out, Headers: CreateArticle201ResponseHeaders{Location: "/articles/" + out.Id}}, nil
+}
+
+// blankFields reports the required text fields that are empty after trimming. The
+// document's pattern rejects all-white-space values already; this keeps the rule true
+// whatever the validator does.
+func blankFields(values map[string]string) []FieldError {
+	var out []FieldError
+	for _, name := range []string{"title", "content", "author"} {
+		if v, ok := values[name]; ok && v == "" {
+			out = append(out, FieldError{Field: name, In: fieldIn(Body), Message: "must not be blank"})
+		}
+	}
+	return out
+}
+
+// GetArticleById returns one article and counts the view (GET /articles/{id}).
+func (s *Server) GetArticleById(ctx context.Context, req GetArticleByIdRequestObject) (GetArticleByIdResponseObject, error) {
+	id, ok := parseID(req.Id)
+	if !ok {
+		return GetArticleById404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	}
+	a, err := s.store.ViewArticle(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return GetArticleById404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return GetArticleById200JSONResponse(toAPI(a)), nil
+}
+
+// UpdateArticle changes the fields present in the body (PUT /articles/{id}).
+func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObject) (UpdateArticleResponseObject, error) {
+	id, ok := parseID(req.Id)
+	if !ok {
+		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	}
+	b := req.Body
+	var p store.ArticlePatch
+	check := map[string]string{}
+	if b.Title != nil {
+		t := strings.TrimSpace(*b.Title)
+		p.Title, check["title"] = &t, t
+	}
+	if b.Content != nil {
+		c := strings.TrimSpace(*b.Content)
+		p.Content, check["content"] = &c, c
+	}
+	if b.Tags != nil {
+		tags := normalizeTags(*b.Tags)
+		p.Tags = &tags
+	}
+	if fields := blankFields(check); len(fields) > 0 {
+		return UpdateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the update is not valid", fields...))}, nil
+	}
+	a, err := s.store.UpdateArticle(ctx, id, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return UpdateArticle200JSONResponse(toAPI(a)), nil
+}
+
+// DeleteArticle removes an article and its tags (DELETE /articles/{id}).
+func (s *Server) DeleteArticle(ctx context.Context, req DeleteArticleRequestObject) (DeleteArticleResponseObject, error) {
+	id, ok := parseID(req.Id)
+	if !ok {
+		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	}
+	err := s.store.DeleteArticle(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return DeleteArticle200JSONResponse{Id: req.Id, Message: fmt.Sprintf("article %s deleted", req.Id)}, nil
+}
+
+// SearchArticles runs a full-text search (GET /articles/search).
+func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestObject) (SearchArticlesResponseObject, error) {
+	p := req.Params
+	q := strings.TrimSpace(p.Query)
+	if q == "" {
+		return SearchArticles400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(
+			newProblem(400, "the search query is not valid", FieldError{Field: "query", In: fieldIn(Query), Message: "must not be blank"}))}, nil
+	}
+	found, err := s.store.Search(ctx, q, orDefault(p.Limit, defaultSearchLimit), orDefault(p.Offset, 0))
+	if err != nil {
+		return nil, err
+	}
+	return SearchArticles200JSONResponse(toAPIList(found)), nil
+}
+
+// GetPopularArticles lists the most viewed articles (GET /articles/popular).
+func (s *Server) GetPopularArticles(ctx context.Context, req GetPopularArticlesRequestObject) (GetPopularArticlesResponseObject, error) {
+	p := req.Params
+	f := store.ListFilter{
+		Tag:    deref(p.Tag),
+		Limit:  orDefault(p.Limit, defaultPopularLimit),
+		Offset: orDefault(p.Offset, 0),
+	}
+	if p.Date != nil {
+		f.Day = p.Date.Time
+	}
+	found, err := s.store.Popular(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return GetPopularArticles200JSONResponse(toAPIList(found)), nil
+}

@@ -1,0 +1,306 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/gin-gonic/gin"
+)
+
+// validator checks each request against the OpenAPI document before a handler sees it.
+// Gin has already matched the route, so the document's operation is looked up by the
+// route template rather than routed a second time.
+type validator struct {
+	routes       map[string]*routers.Route // "METHOD /gin/:template"
+	maxBodyBytes int64
+}
+
+func newValidator(doc *openapi3.T, maxBodyBytes int64) *validator {
+	v := &validator{routes: map[string]*routers.Route{}, maxBodyBytes: maxBodyBytes}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			v.routes[method+" "+ginPath(path)] = &routers.Route{
+				Spec: doc, Path: path, PathItem: item, Method: method, Operation: op,
+			}
+		}
+	}
+	return v
+}
+
+// ginPath turns an OpenAPI path template (/articles/{id}) into Gin's (/articles/:id).
+func ginPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			parts[i] = ":" + s[1:len(s)-1]
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// OpenAPIPath turns Gin's route template back into the document's (/articles/{id}).
+func OpenAPIPath(ginRoute string) string {
+	parts := strings.Split(ginRoute, "/")
+	for i, s := range parts {
+		if strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") {
+			parts[i] = "{" + s[1:] + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func (v *validator) middleware(c *gin.Context) {
+	route, ok := v.routes[c.Request.Method+" "+c.FullPath()]
+	if !ok {
+		c.Next()
+		return
+	}
+	req := c.Request
+	if p, bad := checkQueryEncoding(req.URL); bad {
+		writeProblem(c, p)
+		return
+	}
+	if route.Operation.RequestBody != nil {
+		if p, bad := v.readBody(c); bad {
+			writeProblem(c, p)
+			return
+		}
+	}
+	pathParams := make(map[string]string, len(c.Params))
+	for _, p := range c.Params {
+		pathParams[p.Key] = p.Value
+	}
+	opts := &openapi3filter.Options{
+		MultiError:         true,
+		KeepValidatedValue: true,
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+	}
+	opts.WithCustomSchemaErrorFunc(schemaMessage)
+	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: pathParams, Route: route, Options: opts,
+	})
+	if err != nil {
+		writeProblem(c, newProblem(http.StatusBadRequest, "the request does not match the API description", fieldErrors(err)...))
+		return
+	}
+	c.Next()
+}
+
+// checkQueryEncoding rejects query strings that are not valid UTF-8 once decoded, or not
+// decodable at all: the document's parameters are all text.
+func checkQueryEncoding(u *url.URL) (Problem, bool) {
+	values, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return newProblem(http.StatusBadRequest, "the query string is not valid: "+strings.TrimPrefix(err.Error(), "invalid URL escape ")), true
+	}
+	names := make([]string, 0, len(values))
+	for name, vs := range values {
+		bad := !utf8.ValidString(name)
+		for _, s := range vs {
+			bad = bad || !utf8.ValidString(s)
+		}
+		if bad {
+			names = append(names, strconv.Quote(strings.ToValidUTF8(name, "\uFFFD")))
+		}
+	}
+	if len(names) == 0 {
+		return Problem{}, false
+	}
+	sort.Strings(names)
+	fields := make([]FieldError, len(names))
+	for i, n := range names {
+		fields[i] = FieldError{Field: n[1 : len(n)-1], In: fieldIn(Query), Message: "must be valid UTF-8"}
+	}
+	return newProblem(http.StatusBadRequest, "the query string is not valid UTF-8", fields...), true
+}
+
+// readBody reads the request body within the size limit, checks its media type and
+// encoding, and leaves it readable again for the validator and the handler.
+func (v *validator) readBody(c *gin.Context) (Problem, bool) {
+	req := c.Request
+	if req.Body == nil || req.Body == http.NoBody {
+		return newProblem(http.StatusBadRequest, "a JSON request body is required"), true
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, req.Body, v.maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return newProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", v.maxBodyBytes)), true
+		}
+		return newProblem(http.StatusBadRequest, "the request body could not be read"), true
+	}
+	req.Body = io.NopCloser(bytes.NewReader(data))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return newProblem(http.StatusBadRequest, "a JSON request body is required"), true
+	}
+	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return newProblem(http.StatusUnsupportedMediaType, "the request body must be application/json"), true
+	}
+	if !utf8.Valid(data) {
+		return newProblem(http.StatusBadRequest, "the request body is not valid UTF-8"), true
+	}
+	return Problem{}, false
+}
+
+// fieldErrors turns the validator's errors into one entry per offending field (the
+// first problem found with it).
+func fieldErrors(err error) []FieldError {
+	var out []FieldError
+	seen := map[string]bool{}
+	add := func(f FieldError) {
+		key := string(*f.In) + " " + f.Field
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, f)
+		}
+	}
+	var walk func(err error, param *openapi3.Parameter)
+	walk = func(err error, param *openapi3.Parameter) {
+		switch e := err.(type) {
+		case openapi3.MultiError:
+			for _, inner := range e {
+				walk(inner, param)
+			}
+		case *openapi3filter.RequestError:
+			p := param
+			if e.Parameter != nil {
+				p = e.Parameter
+			}
+			switch {
+			case p != nil && errors.Is(e.Err, openapi3filter.ErrInvalidRequired):
+				add(paramError(p, "is required"))
+			case p == nil && (errors.Is(e.Err, openapi3filter.ErrInvalidRequired) || errors.Is(e.Err, openapi3filter.ErrInvalidEmptyValue)):
+				add(bodyError("", "a JSON request body is required"))
+			case e.Err != nil:
+				walk(e.Err, p)
+			case p != nil:
+				add(paramError(p, e.Reason))
+			default:
+				add(bodyError("", e.Reason))
+			}
+		case *openapi3.SchemaError:
+			if param != nil {
+				add(paramError(param, schemaMessage(e)))
+				return
+			}
+			path := e.JSONPointer()
+			if isUnsupportedProperty(e) {
+				// The pointer names the object; the reason names the property.
+				if _, name, ok := strings.Cut(e.Reason, `"`); ok {
+					if name, _, ok = strings.Cut(name, `"`); ok {
+						path = append(path, name)
+					}
+				}
+			}
+			add(bodyError(strings.Join(path, "."), schemaMessage(e)))
+		case *openapi3filter.ParseError:
+			if param != nil {
+				add(paramError(param, parseMessage(param)))
+				return
+			}
+			add(bodyError("", "malformed JSON: "+e.Error()))
+		default:
+			if param != nil {
+				add(paramError(param, err.Error()))
+				return
+			}
+			add(bodyError("", err.Error()))
+		}
+	}
+	walk(err, nil)
+	return out
+}
+
+func bodyError(field, msg string) FieldError {
+	return FieldError{Field: field, In: fieldIn(Body), Message: msg}
+}
+
+func paramError(p *openapi3.Parameter, msg string) FieldError {
+	return FieldError{Field: p.Name, In: fieldIn(FieldErrorIn(p.In)), Message: msg}
+}
+
+// parseMessage says what a parameter should have looked like when it could not be read.
+func parseMessage(p *openapi3.Parameter) string {
+	if p.Schema != nil && p.Schema.Value != nil && p.Schema.Value.Type.Is(openapi3.TypeInteger) {
+		return "must be an integer"
+	}
+	return "has an invalid format"
+}
+
+// schemaMessage words a schema violation for a client. It never repeats the value.
+func schemaMessage(e *openapi3.SchemaError) string {
+	s := e.Schema
+	switch e.SchemaField {
+	case "pattern":
+		if s != nil && s.Pattern == `\S` {
+			return "must not be blank"
+		}
+		return "has an invalid format"
+	case "format":
+		if s != nil && s.Format == "date" {
+			return "must be a date as YYYY-MM-DD"
+		}
+	case "minLength":
+		if s != nil && s.MinLength == 1 {
+			return "must not be empty"
+		}
+		return fmt.Sprintf("must be at least %d characters long", s.MinLength)
+	case "maxLength":
+		if s != nil && s.MaxLength != nil {
+			return fmt.Sprintf("must be at most %d characters long", *s.MaxLength)
+		}
+	case "maxItems":
+		if s != nil && s.MaxItems != nil {
+			return fmt.Sprintf("must have at most %d items", *s.MaxItems)
+		}
+	case "minimum":
+		if s != nil && s.Min != nil {
+			return fmt.Sprintf("must be at least %s", strconv.FormatFloat(*s.Min, 'f', -1, 64))
+		}
+	case "maximum":
+		if s != nil && s.Max != nil {
+			return fmt.Sprintf("must be at most %s", strconv.FormatFloat(*s.Max, 'f', -1, 64))
+		}
+	case "type":
+		if s != nil && s.Type != nil && len(*s.Type) > 0 {
+			return "must be " + article((*s.Type)[0])
+		}
+	case "required":
+		return "is required"
+	case "properties", "additionalProperties":
+		if isUnsupportedProperty(e) {
+			return "is not a field of this object"
+		}
+	case "minProperties":
+		return "must name at least one field to change"
+	}
+	return e.Reason
+}
+
+// isUnsupportedProperty tells an additionalProperties: false violation, whose reason
+// names the property, from other object errors.
+func isUnsupportedProperty(e *openapi3.SchemaError) bool {
+	return (e.SchemaField == "properties" || e.SchemaField == "additionalProperties") &&
+		strings.HasSuffix(e.Reason, " is unsupported")
+}
+
+func article(typ string) string {
+	switch typ {
+	case "integer", "object", "array":
+		return "an " + typ
+	}
+	return "a " + typ
+}

@@ -1,0 +1,165 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/articlesd/articlesd/store"
+)
+
+// Config is every setting of articlesd. Each key is a flag name, an ARTICLESD_*
+// environment variable (upper case, dashes as underscores) and a key of the YAML config
+// file; a flag beats the environment, which beats the file, which beats the default.
+type Config struct {
+	Addr              string        `mapstructure:"addr"`
+	DatabaseURL       string        `mapstructure:"database-url"`
+	LogLevel          string        `mapstructure:"log-level"`
+	AutoMigrate       bool          `mapstructure:"auto-migrate"`
+	ShutdownTimeout   time.Duration `mapstructure:"shutdown-timeout"`
+	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout"`
+	ReadTimeout       time.Duration `mapstructure:"read-timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write-timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle-timeout"`
+	MaxBodyBytes      int64         `mapstructure:"max-body-bytes"`
+	DBMaxConns        int           `mapstructure:"db-max-conns"`
+}
+
+// defaults holds every key's default, so that each key is known to viper (and so
+// read from the environment) whether or not the running command has it as a flag.
+var defaults = map[string]any{
+	"config":              "",
+	"addr":                ":8080",
+	"database-url":        "",
+	"log-level":           "info",
+	"auto-migrate":        true,
+	"shutdown-timeout":    15 * time.Second,
+	"read-header-timeout": 5 * time.Second,
+	"read-timeout":        30 * time.Second,
+	"write-timeout":       30 * time.Second,
+	"idle-timeout":        120 * time.Second,
+	"max-body-bytes":      int64(1 << 20),
+	"db-max-conns":        16,
+}
+
+// envPrefix prefixes every environment variable articlesd reads.
+const envPrefix = "ARTICLESD"
+
+// loadConfig resolves the configuration of a command from its flags, the environment,
+// the config file and the defaults, and validates it.
+func loadConfig(cmd *cobra.Command) (Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	var bindErr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if _, known := defaults[f.Name]; known {
+			bindErr = errors.Join(bindErr, v.BindPFlag(f.Name, f))
+		}
+	})
+	if bindErr != nil {
+		return Config{}, bindErr
+	}
+	if file := v.GetString("config"); file != "" {
+		if err := readConfigFile(v, file); err != nil {
+			return Config{}, err
+		}
+	}
+	var cfg Config
+	if err := v.Unmarshal(&cfg); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+func readConfigFile(v *viper.Viper, file string) error {
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("config file %s: %w", file, errors.Unwrap(err))
+	}
+	v.SetConfigFile(file)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return fmt.Errorf("config file %s: %s", file, firstLine(err.Error()))
+	}
+	fileKeys := viper.New()
+	fileKeys.SetConfigFile(file)
+	fileKeys.SetConfigType("yaml")
+	_ = fileKeys.ReadInConfig()
+	for _, k := range fileKeys.AllKeys() {
+		if _, known := defaults[k]; !known || k == "config" {
+			return fmt.Errorf("config file %s: unknown key %q (known: %s)", file, k, strings.Join(knownKeys(), ", "))
+		}
+	}
+	return nil
+}
+
+func knownKeys() []string {
+	var keys []string
+	for k := range defaults {
+		if k != "config" {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// Validate reports the first setting that cannot work, in one line.
+func (c Config) Validate() error {
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if _, err := store.ParseURL(c.DatabaseURL); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("addr %q: want host:port or :port", c.Addr)
+	}
+	for name, d := range map[string]time.Duration{
+		"shutdown-timeout": c.ShutdownTimeout, "read-header-timeout": c.ReadHeaderTimeout,
+		"read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s must be a positive duration such as 30s, not %s", name, d)
+		}
+	}
+	if c.MaxBodyBytes < 1024 {
+		return fmt.Errorf("max-body-bytes must be at least 1024, not %d", c.MaxBodyBytes)
+	}
+	if c.DBMaxConns < 1 {
+		return fmt.Errorf("db-max-conns must be at least 1, not %d", c.DBMaxConns)
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil || !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(s)) {
+		return 0, fmt.Errorf("log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// String prints the configuration with the database password masked.
+func (c Config) String() string {
+	c.DatabaseURL = store.Redact(c.DatabaseURL)
+	return fmt.Sprintf("%+v", struct{ Config }{c})
+}

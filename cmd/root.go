@@ -1,0 +1,86 @@
+// Package cmd is the articlesd command line: the only package that knows cobra and
+// viper. It wires configuration, logging, the store and the HTTP handler together.
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// BuildInfo describes the binary; main fills it from -ldflags.
+type BuildInfo struct {
+	Version string
+	Commit  string
+	Date    string
+}
+
+func (b BuildInfo) withDefaults() BuildInfo {
+	if b.Version == "" {
+		b.Version = "dev"
+		if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			b.Version = info.Main.Version
+		}
+	}
+	if b.Commit == "" {
+		b.Commit = "unknown"
+	}
+	if b.Date == "" {
+		b.Date = "unknown"
+	}
+	return b
+}
+
+// NewRootCommand returns the articlesd command with all its subcommands.
+func NewRootCommand(build BuildInfo) *cobra.Command {
+	build = build.withDefaults()
+	root := &cobra.Command{
+		Use:   "articlesd",
+		Short: "articlesd serves the Articles API on PostgreSQL or an embedded database",
+		Long: `articlesd serves the Articles API (create, read, update, delete, list, full-text
+search and popular articles) with Swagger UI at /ui/.
+
+Without --database-url it keeps its data in ./articlesd.db, an embedded database that
+needs nothing installed; give it a postgres:// URL to run on PostgreSQL.`,
+		Version:       fmt.Sprintf("%s (commit %s, built %s)", build.Version, build.Commit, build.Date),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.String("config", "", "YAML config file (env ARTICLESD_CONFIG)")
+	pf.String("database-url", "", "postgres://… for PostgreSQL, sqlite://PATH or empty for the embedded database at ./articlesd.db (env ARTICLESD_DATABASE_URL)")
+	pf.String("log-level", "info", "debug, info, warn or error (env ARTICLESD_LOG_LEVEL)")
+	root.AddCommand(
+		newServeCommand(build),
+		newMigrateCommand(),
+		newSeedCommand(),
+		newVersionCommand(build),
+	)
+	return root
+}
+
+func newVersionCommand(build BuildInfo) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of articlesd",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "articlesd %s (commit %s, built %s, %s %s/%s)\n",
+				build.Version, build.Commit, build.Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
+}
+
+// newLogger returns the logger every command writes to: text (key=value) on w.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	l, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

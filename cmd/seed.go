@@ -1,0 +1,99 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/articlesd/articlesd/store"
+)
+
+func newSeedCommand() *cobra.Command {
+	var (
+		count     int
+		batchSize int
+		seed      uint64
+		days      int
+	)
+	c := &cobra.Command{
+		Use:   "seed",
+		Short: "Load demo articles (or --count N synthetic ones)",
+		Long: `Without flags, seed loads a dozen hand-written demo articles about films and their
+directors; running it again adds nothing. With --count N it generates N synthetic
+articles with varied authors, tags, creation days and text, in batches. Pending
+migrations are applied first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if count < 0 {
+				return fmt.Errorf("--count must not be negative, not %d", count)
+			}
+			if batchSize < 1 || batchSize > 10000 {
+				return fmt.Errorf("--batch-size must be between 1 and 10000, not %d", batchSize)
+			}
+			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+				if _, err := st.MigrateUp(ctx); err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if !cmd.Flags().Changed("count") {
+					added, err := st.SeedDemo(ctx)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "added %d demo articles (%d were already there)\n", added, len(store.DemoArticles())-added)
+					return nil
+				}
+				return seedSynthetic(ctx, st, out, cmd.ErrOrStderr(), count, batchSize, seed, days)
+			})
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&count, "count", 0, "generate this many synthetic articles instead of the demo set")
+	f.IntVar(&batchSize, "batch-size", 2000, "articles per insert transaction")
+	f.Uint64Var(&seed, "seed", 1, "random seed of the generator: the same seed makes the same articles")
+	f.IntVar(&days, "days", 730, "spread creation times over this many days before now")
+	return c
+}
+
+func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, count, batchSize int, seed uint64, days int) error {
+	gen := store.NewGenerator(seed, days, time.Now())
+	var bar *progressbar.ProgressBar
+	if f, ok := errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar = progressbar.NewOptions(count,
+			progressbar.OptionSetWriter(errOut),
+			progressbar.OptionSetDescription("seeding"),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("articles"),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	start := time.Now()
+	batch := make([]store.NewArticle, 0, batchSize)
+	for done := 0; done < count; {
+		batch = batch[:0]
+		for len(batch) < batchSize && done+len(batch) < count {
+			batch = append(batch, gen.Next())
+		}
+		if err := st.InsertArticles(ctx, batch); err != nil {
+			return fmt.Errorf("after %d articles: %w", done, err)
+		}
+		done += len(batch)
+		if bar != nil {
+			_ = bar.Set(done)
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	elapsed := time.Since(start)
+	fmt.Fprintf(out, "inserted %d synthetic articles in %s (%.0f articles/s)\n", count, elapsed.Round(time.Millisecond), float64(count)/max(elapsed.Seconds(), 1e-9))
+	return nil
+}
