@@ -1,3 +1,3 @@
 package app
 
-//go:generate go tool oapi-codegen -config oapi-codegen.yaml ../embedded/openapi.yaml
+//go:generate go tool oapi-codegen -config oapi-codegen.yaml -o api.gen.go ../embedded/openapi.yaml

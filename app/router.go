@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -103,8 +105,19 @@ func NewHandler(opts Options) (http.Handler, error) {
 	r.GET("/openapi.json", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", specJSON)
 	})
-	ui := http.StripPrefix("/ui", http.FileServerFS(embedded.SwaggerUI()))
-	r.GET("/ui/*filepath", gin.WrapH(ui))
+	uiFiles := embedded.SwaggerUI()
+	ui := http.StripPrefix("/ui", http.FileServerFS(uiFiles))
+	r.GET("/ui/*filepath", func(c *gin.Context) {
+		name := strings.TrimPrefix(c.Param("filepath"), "/")
+		if name == "" {
+			name = "index.html"
+		}
+		if _, err := fs.Stat(uiFiles, name); err != nil {
+			writeProblem(c, newProblem(http.StatusNotFound, fmt.Sprintf("no file %s in the Swagger UI", c.Param("filepath"))))
+			return
+		}
+		ui.ServeHTTP(c.Writer, c.Request)
+	})
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {

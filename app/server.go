@@ -56,7 +56,6 @@ func deref(p *string) string {
 	return *p
 }
 
-
 // parseID reads an article id: a positive decimal integer without sign or leading
 // zeros. Anything else names no article.
 func parseID(raw string) (int64, bool) {

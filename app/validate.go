@@ -280,6 +280,8 @@ func schemaMessage(e *openapi3.SchemaError) string {
 		}
 	case "required":
 		return "is required"
+	case "nullable":
+		return "must not be null"
 	case "properties", "additionalProperties":
 		if isUnsupportedProperty(e) {
 			return "is not a field of this object"
