@@ -80,7 +80,7 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 	}
 	var cfg Config
 	if err := v.Unmarshal(&cfg); err != nil {
-		return Config{}, fmt.Errorf("configuration: %w", err)
+		return Config{}, fmt.Errorf("configuration: %s", decodeErrorText(err))
 	}
 	return cfg, cfg.Validate()
 }
@@ -115,6 +115,18 @@ func knownKeys() []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// decodeErrorText folds the decoder's multi-line report into one line naming each bad key.
+func decodeErrorText(err error) string {
+	var parts []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "* "))
+		if line != "" && !strings.HasPrefix(line, "decoding failed due to") {
+			parts = append(parts, line)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func firstLine(s string) string {
@@ -160,6 +172,7 @@ func parseLevel(s string) (slog.Level, error) {
 
 // String prints the configuration with the database password masked.
 func (c Config) String() string {
+	type plain Config // without this String method, so that %+v does not recurse
 	c.DatabaseURL = store.Redact(c.DatabaseURL)
-	return fmt.Sprintf("%+v", struct{ Config }{c})
+	return fmt.Sprintf("%+v", plain(c))
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 
 	"github.com/articlesd/articlesd/store"
@@ -20,6 +22,7 @@ func newSeedCommand() *cobra.Command {
 		batchSize int
 		seed      uint64
 		days      int
+		workers   int
 	)
 	c := &cobra.Command{
 		Use:   "seed",
@@ -32,6 +35,9 @@ migrations are applied first.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if count < 0 {
 				return fmt.Errorf("--count must not be negative, not %d", count)
+			}
+			if workers < 1 || workers > 64 {
+				return fmt.Errorf("--workers must be between 1 and 64, not %d", workers)
 			}
 			if batchSize < 1 || batchSize > 10000 {
 				return fmt.Errorf("--batch-size must be between 1 and 10000, not %d", batchSize)
@@ -49,7 +55,7 @@ migrations are applied first.`,
 					fmt.Fprintf(out, "added %d demo articles (%d were already there)\n", added, len(store.DemoArticles())-added)
 					return nil
 				}
-				return seedSynthetic(ctx, st, out, cmd.ErrOrStderr(), count, batchSize, seed, days)
+				return seedSynthetic(ctx, st, out, cmd.ErrOrStderr(), count, batchSize, workers, seed, days)
 			})
 		},
 	}
@@ -58,10 +64,11 @@ migrations are applied first.`,
 	f.IntVar(&batchSize, "batch-size", 2000, "articles per insert transaction")
 	f.Uint64Var(&seed, "seed", 1, "random seed of the generator: the same seed makes the same articles")
 	f.IntVar(&days, "days", 730, "spread creation times over this many days before now")
+	f.IntVar(&workers, "workers", 2, "batches inserted at once (the embedded database always uses one)")
 	return c
 }
 
-func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, count, batchSize int, seed uint64, days int) error {
+func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, count, batchSize, workers int, seed uint64, days int) error {
 	gen := store.NewGenerator(seed, days, time.Now())
 	var bar *progressbar.ProgressBar
 	if f, ok := errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -75,20 +82,46 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 			progressbar.OptionClearOnFinish(),
 		)
 	}
+	// Batches are generated in order and inserted by several writers at once: the work is
+	// in the database (parsing text for the search index, index updates), and one
+	// connection keeps only one of its cores busy.
 	start := time.Now()
-	batch := make([]store.NewArticle, 0, batchSize)
-	for done := 0; done < count; {
-		batch = batch[:0]
-		for len(batch) < batchSize && done+len(batch) < count {
-			batch = append(batch, gen.Next())
+	batches := make(chan []store.NewArticle, workers)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(batches)
+		for queued := 0; queued < count; {
+			n := min(batchSize, count-queued)
+			batch := make([]store.NewArticle, n)
+			for i := range batch {
+				batch[i] = gen.Next()
+			}
+			select {
+			case batches <- batch:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			queued += n
 		}
-		if err := st.InsertArticles(ctx, batch); err != nil {
-			return fmt.Errorf("after %d articles: %w", done, err)
-		}
-		done += len(batch)
-		if bar != nil {
-			_ = bar.Set(done)
-		}
+		return nil
+	})
+	var done atomic.Int64
+	for range workers {
+		g.Go(func() error {
+			for batch := range batches {
+				if err := st.InsertArticles(gctx, batch); err != nil {
+					return fmt.Errorf("after %d articles: %w", done.Load(), err)
+				}
+				n := done.Add(int64(len(batch)))
+				if bar != nil {
+					_ = bar.Set64(n)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if bar != nil {
 		_ = bar.Finish()
