@@ -13,6 +13,9 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/articlesd/articlesd/embedded"
 )
@@ -25,6 +28,16 @@ type Options struct {
 	MaxBodyBytes int64
 	// ReadyTimeout bounds the database check behind /readyz (default 2s).
 	ReadyTimeout time.Duration
+	// Middleware runs first on every request (telemetry: the server span, metrics and
+	// the request log line).
+	Middleware []gin.HandlerFunc
+	// TracerProvider makes the spans of request validation, handling and response
+	// writing (default: none).
+	TracerProvider trace.TracerProvider
+	// Metrics, when set, is served at GET /metrics.
+	Metrics http.Handler
+	// OnArticleCreated, when set, is told of each article created.
+	OnArticleCreated func(tags []string)
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -59,6 +72,13 @@ func NewHandler(opts Options) (http.Handler, error) {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = 2 * time.Second
 	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
+	if opts.OnArticleCreated == nil {
+		opts.OnArticleCreated = func([]string) {}
+	}
+	tracer := opts.TracerProvider.Tracer("github.com/articlesd/articlesd/app")
 	doc, err := LoadOpenAPI()
 	if err != nil {
 		return nil, err
@@ -81,12 +101,14 @@ func NewHandler(opts Options) (http.Handler, error) {
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, newProblem(http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", c.Request.Method, c.Request.URL.Path)))
 	})
-	r.Use(accessLog(opts.Logger), recoverProblem(opts.Logger))
+	r.Use(opts.Middleware...)
+	r.Use(recoverProblem(opts.Logger), responseSpan(tracer))
 
-	v := newValidator(doc, opts.MaxBodyBytes)
+	v := newValidator(doc, opts.MaxBodyBytes, tracer)
 	r.Use(v.middleware)
 
-	strict := NewStrictHandlerWithOptions(NewServer(opts.Store), nil, StrictGinServerOptions{
+	server := &Server{store: opts.Store, created: opts.OnArticleCreated}
+	strict := NewStrictHandlerWithOptions(server, []StrictMiddlewareFunc{handlerSpan(tracer)}, StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
 			writeProblem(c, newProblem(http.StatusBadRequest, "the request body is not valid JSON for this operation"))
 		},
@@ -119,6 +141,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 		ui.ServeHTTP(c.Writer, c.Request)
 	})
 	r.GET("/", func(c *gin.Context) { c.Redirect(http.StatusFound, "/ui/") })
+	if opts.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(opts.Metrics))
+	}
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), opts.ReadyTimeout)
@@ -164,33 +189,61 @@ func recoverProblem(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// accessLog writes one line per request.
-func accessLog(log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		start := time.Now()
-		c.Next()
-		status := c.Writer.Status()
-		level := slog.LevelInfo
-		switch {
-		case status >= 500:
-			level = slog.LevelError
-		case status >= 400:
-			level = slog.LevelWarn
+// handlerSpan wraps each operation's handler in a span named after the operation, the
+// parent of its database spans.
+func handlerSpan(tracer trace.Tracer) StrictMiddlewareFunc {
+	return func(f StrictHandlerFunc, operationID string) StrictHandlerFunc {
+		return func(c *gin.Context, req any) (any, error) {
+			parent := c.Request
+			ctx, span := tracer.Start(parent.Context(), "handle "+operationID)
+			defer span.End()
+			c.Request = parent.WithContext(ctx)
+			defer func() { c.Request = parent }()
+			resp, err := f(c, req)
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "handler failed")
+			}
+			return resp, err
 		}
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		} else {
-			route = OpenAPIPath(route)
-		}
-		log.Log(c, level, "request",
-			"method", c.Request.Method,
-			"route", route,
-			"path", c.Request.URL.Path,
-			"status", status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
-			"bytes", max(c.Writer.Size(), 0),
-			"client_ip", c.ClientIP(),
-		)
 	}
+}
+
+// responseSpan times the writing of the response body (JSON encoding included) in a
+// "write response" span, from the first byte to the end of the handler.
+func responseSpan(tracer trace.Tracer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !trace.SpanFromContext(c.Request.Context()).IsRecording() {
+			c.Next()
+			return
+		}
+		w := &spanWriter{ResponseWriter: c.Writer, ctx: c.Request.Context(), tracer: tracer}
+		c.Writer = w
+		c.Next()
+		if w.span != nil {
+			w.span.End()
+		}
+	}
+}
+
+type spanWriter struct {
+	gin.ResponseWriter
+	ctx    context.Context
+	tracer trace.Tracer
+	span   trace.Span
+}
+
+func (w *spanWriter) start() {
+	if w.span == nil {
+		_, w.span = w.tracer.Start(w.ctx, "write response")
+	}
+}
+
+func (w *spanWriter) WriteHeader(code int) { w.start(); w.ResponseWriter.WriteHeader(code) }
+
+func (w *spanWriter) Write(b []byte) (int, error) { w.start(); return w.ResponseWriter.Write(b) }
+
+func (w *spanWriter) WriteString(s string) (int, error) {
+	w.start()
+	return w.ResponseWriter.WriteString(s)
 }

@@ -27,12 +27,8 @@ var _ StrictServerInterface = (*Server)(nil)
 // Server implements the operations of embedded/openapi.yaml. Requests reach it only
 // after they have been validated against that document.
 type Server struct {
-	store ArticleStore
-}
-
-// NewServer returns a Server backed by a store.
-func NewServer(s ArticleStore) *Server {
-	return &Server{store: s}
+	store   ArticleStore
+	created func(tags []string)
 }
 
 // Defaults from embedded/openapi.yaml, applied when a parameter is absent.
@@ -147,6 +143,7 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 	if err != nil {
 		return nil, err
 	}
+	s.created(a.Tags)
 	out := toAPI(a)
 	return CreateArticle201JSONResponse{Body: out, Headers: CreateArticle201ResponseHeaders{Location: "/articles/" + out.Id}}, nil
 }

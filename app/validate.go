@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // validator checks each request against the OpenAPI document before a handler sees it.
@@ -25,10 +26,11 @@ import (
 type validator struct {
 	routes       map[string]*routers.Route // "METHOD /gin/:template"
 	maxBodyBytes int64
+	tracer       trace.Tracer
 }
 
-func newValidator(doc *openapi3.T, maxBodyBytes int64) *validator {
-	v := &validator{routes: map[string]*routers.Route{}, maxBodyBytes: maxBodyBytes}
+func newValidator(doc *openapi3.T, maxBodyBytes int64, tracer trace.Tracer) *validator {
+	v := &validator{routes: map[string]*routers.Route{}, maxBodyBytes: maxBodyBytes, tracer: tracer}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			v.routes[method+" "+ginPath(path)] = &routers.Route{
@@ -50,32 +52,30 @@ func ginPath(p string) string {
 	return strings.Join(parts, "/")
 }
 
-// OpenAPIPath turns Gin's route template back into the document's (/articles/{id}).
-func OpenAPIPath(ginRoute string) string {
-	parts := strings.Split(ginRoute, "/")
-	for i, s := range parts {
-		if strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") {
-			parts[i] = "{" + s[1:] + "}"
-		}
-	}
-	return strings.Join(parts, "/")
-}
-
 func (v *validator) middleware(c *gin.Context) {
 	route, ok := v.routes[c.Request.Method+" "+c.FullPath()]
 	if !ok {
 		c.Next()
 		return
 	}
-	req := c.Request
-	if p, bad := checkQueryEncoding(req.URL); bad {
+	if p, bad := v.check(c, route); bad {
 		writeProblem(c, p)
 		return
 	}
+	c.Next()
+}
+
+// check reads and validates a request, in a "validate request" span.
+func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) {
+	ctx, span := v.tracer.Start(c.Request.Context(), "validate request")
+	defer span.End()
+	req := c.Request
+	if p, bad := checkQueryEncoding(req.URL); bad {
+		return p, true
+	}
 	if route.Operation.RequestBody != nil {
 		if p, bad := v.readBody(c); bad {
-			writeProblem(c, p)
-			return
+			return p, true
 		}
 	}
 	pathParams := make(map[string]string, len(c.Params))
@@ -88,14 +88,14 @@ func (v *validator) middleware(c *gin.Context) {
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 	}
 	opts.WithCustomSchemaErrorFunc(schemaMessage)
-	err := openapi3filter.ValidateRequest(req.Context(), &openapi3filter.RequestValidationInput{
+	err := openapi3filter.ValidateRequest(ctx, &openapi3filter.RequestValidationInput{
 		Request: req, PathParams: pathParams, Route: route, Options: opts,
 	})
 	if err != nil {
-		writeProblem(c, newProblem(http.StatusBadRequest, "the request does not match the API description", fieldErrors(err)...))
-		return
+		span.AddEvent("request rejected")
+		return newProblem(http.StatusBadRequest, "the request does not match the API description", fieldErrors(err)...), true
 	}
-	c.Next()
+	return Problem{}, false
 }
 
 // checkQueryEncoding rejects query strings that are not valid UTF-8 once decoded, or not

@@ -32,6 +32,22 @@ var testBuild = BuildInfo{Version: "1.2.3", Commit: "abc", Date: "2026-01-01"}
 // Helpers
 // ---------------------------------------------------------------------------
 
+// TestMain fails the run if any test leaves the default embedded database,
+// ./articlesd.db, in the package directory: every test must name its database.
+func TestMain(m *testing.M) {
+	_, err := os.Stat(store.DefaultSQLitePath)
+	existed := err == nil
+	code := m.Run()
+	if _, err := os.Stat(store.DefaultSQLitePath); err == nil && !existed {
+		fmt.Fprintf(os.Stderr, "FAIL: a test created ./%s in the package directory\n", store.DefaultSQLitePath)
+		for _, suffix := range []string{"", "-shm", "-wal"} {
+			_ = os.Remove(store.DefaultSQLitePath + suffix)
+		}
+		code = 1
+	}
+	os.Exit(code)
+}
+
 // envName is the environment variable of a configuration key.
 func envName(key string) string {
 	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
@@ -57,7 +73,14 @@ func clearEnv(t *testing.T) {
 // run executes articlesd in-process with args and returns what it wrote and its error.
 func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return runWithin(t, 2*time.Minute, args...)
+}
+
+// runWithin is run with a time limit: a command still running then has its context
+// canceled (a serve that should have failed returns, and the test fails, soon).
+func runWithin(t *testing.T, limit time.Duration, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	root := NewRootCommand(testBuild)
@@ -449,18 +472,25 @@ func TestSeedSynthetic(t *testing.T) {
 		if n := countArticles(t, dbURL); n != 250 {
 			t.Fatalf("after seed --count 250 there are %d articles, want 250", n)
 		}
-		// A batch size larger than the count, and a count that is not a multiple of it.
-		if n := seed("--count", "7", "--batch-size", "3"); n != "7" {
+		// A count that is not a multiple of the batch size, with more writers than batches.
+		if n := seed("--count", "7", "--batch-size", "3", "--workers", "4"); n != "7" {
 			t.Fatalf("seed --count 7 reported %s articles", n)
 		}
 		if n := countArticles(t, dbURL); n != 257 {
 			t.Fatalf("after seed --count 7 there are %d articles, want 257", n)
 		}
+		// One writer, and a batch larger than the count.
+		if n := seed("--count", "5", "--batch-size", "1000", "--workers", "1"); n != "5" {
+			t.Fatalf("seed --count 5 reported %s articles", n)
+		}
+		if n := countArticles(t, dbURL); n != 262 {
+			t.Fatalf("after seed --count 5 there are %d articles, want 262", n)
+		}
 		if n := seed("--count", "0"); n != "0" {
 			t.Fatalf("seed --count 0 reported %s articles", n)
 		}
-		if n := countArticles(t, dbURL); n != 257 {
-			t.Fatalf("after seed --count 0 there are %d articles, want 257", n)
+		if n := countArticles(t, dbURL); n != 262 {
+			t.Fatalf("after seed --count 0 there are %d articles, want 262", n)
 		}
 
 		for _, tt := range []struct {
@@ -471,6 +501,8 @@ func TestSeedSynthetic(t *testing.T) {
 			{[]string{"--count", "10", "--batch-size", "0"}, "--batch-size must be between 1 and 10000, not 0"},
 			{[]string{"--count", "10", "--batch-size", "10001"}, "--batch-size must be between 1 and 10000, not 10001"},
 			{[]string{"--count", "-1"}, "--count must not be negative, not -1"},
+			{[]string{"--count", "10", "--workers", "0"}, "--workers must be between 1 and 64, not 0"},
+			{[]string{"--count", "10", "--workers", "65"}, "--workers must be between 1 and 64, not 65"},
 			{[]string{"--count", "ten"}, `invalid argument "ten" for "--count"`},
 		} {
 			stdout, _, err := run(t, append([]string{"seed", "--database-url", dbURL}, tt.args...)...)
@@ -481,8 +513,8 @@ func TestSeedSynthetic(t *testing.T) {
 				t.Errorf("seed %v printed %q on failure", tt.args, stdout)
 			}
 		}
-		if n := countArticles(t, dbURL); n != 257 {
-			t.Fatalf("after the rejected seeds there are %d articles, want 257", n)
+		if n := countArticles(t, dbURL); n != 262 {
+			t.Fatalf("after the rejected seeds there are %d articles, want 262", n)
 		}
 	})
 }
@@ -592,21 +624,21 @@ func TestBadConfiguration(t *testing.T) {
 			contains: []string{"db-max-conns must be at least 1, not 0"},
 		},
 		{
-			name:     "duration that does not parse in the config file",
-			args:     []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0", "--config", badDuration},
-			contains: []string{"shutdown-timeout"},
+			name:   "duration that does not parse in the config file",
+			args:   []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0", "--config", badDuration},
+			prefix: "configuration: 'shutdown-timeout' time: invalid duration",
 		},
 		{
-			name:     "number that does not parse from the environment",
-			args:     []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0"},
-			env:      map[string]string{"ARTICLESD_DB_MAX_CONNS": "many"},
-			contains: []string{"db-max-conns"},
+			name:   "number that does not parse from the environment",
+			args:   []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0"},
+			env:    map[string]string{"ARTICLESD_DB_MAX_CONNS": "many"},
+			prefix: "configuration: 'db-max-conns' cannot parse value as 'int'",
 		},
 		{
-			name:     "duration that does not parse from the environment",
-			args:     []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0"},
-			env:      map[string]string{"ARTICLESD_SHUTDOWN_TIMEOUT": "soon"},
-			contains: []string{"shutdown-timeout"},
+			name:   "duration that does not parse from the environment",
+			args:   []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0"},
+			env:    map[string]string{"ARTICLESD_SHUTDOWN_TIMEOUT": "soon"},
+			prefix: "configuration: 'shutdown-timeout' time: invalid duration",
 		},
 	}
 	for _, tt := range tests {
@@ -624,7 +656,7 @@ func TestBadConfiguration(t *testing.T) {
 						t.Fatalf("articlesd %v panicked: %v", tt.args, p)
 					}
 				}()
-				stdout, stderr, err = run(t, tt.args...)
+				stdout, stderr, err = runWithin(t, 10*time.Second, tt.args...)
 			}()
 			if err == nil {
 				t.Fatalf("articlesd %v: no error", tt.args)
@@ -649,9 +681,6 @@ func TestBadConfiguration(t *testing.T) {
 				t.Errorf("articlesd %v wrote stdout %q, stderr %q; want nothing", tt.args, stdout, stderr)
 			}
 		})
-	}
-	if _, err := os.Stat("articlesd.db"); err == nil {
-		t.Errorf("a test created ./articlesd.db in the package directory")
 	}
 }
 

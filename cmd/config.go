@@ -32,6 +32,15 @@ type Config struct {
 	IdleTimeout       time.Duration `mapstructure:"idle-timeout"`
 	MaxBodyBytes      int64         `mapstructure:"max-body-bytes"`
 	DBMaxConns        int           `mapstructure:"db-max-conns"`
+
+	Metrics          bool    `mapstructure:"metrics"`
+	MetricsAddr      string  `mapstructure:"metrics-addr"`
+	OTLPEndpoint     string  `mapstructure:"otlp-endpoint"`
+	OTLPInsecure     bool    `mapstructure:"otlp-insecure"`
+	TraceSampleRatio float64 `mapstructure:"trace-sample-ratio"`
+	ServiceName      string  `mapstructure:"service-name"`
+	LogFile          string  `mapstructure:"log-file"`
+	LogFileMaxMB     int     `mapstructure:"log-file-max-mb"`
 }
 
 // defaults holds every key's default, so that each key is known to viper (and so
@@ -49,6 +58,21 @@ var defaults = map[string]any{
 	"idle-timeout":        120 * time.Second,
 	"max-body-bytes":      int64(1 << 20),
 	"db-max-conns":        16,
+	"metrics":             true,
+	"metrics-addr":        "",
+	"otlp-endpoint":       "",
+	"otlp-insecure":       true,
+	"trace-sample-ratio":  1.0,
+	"service-name":        "articles-api",
+	"log-file":            "",
+	"log-file-max-mb":     100,
+}
+
+// standardEnv lists the OpenTelemetry variables read besides ARTICLESD_*; the
+// ARTICLESD_ one wins when both are set.
+var standardEnv = map[string]string{
+	"otlp-endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+	"service-name":  "OTEL_SERVICE_NAME",
 }
 
 // envPrefix prefixes every environment variable articlesd reads.
@@ -64,6 +88,11 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
+	for key, std := range standardEnv {
+		if err := v.BindEnv(key, envVariable(key), std); err != nil {
+			return Config{}, err
+		}
+	}
 	var bindErr error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if _, known := defaults[f.Name]; known {
@@ -159,6 +188,17 @@ func (c Config) Validate() error {
 	if c.DBMaxConns < 1 {
 		return fmt.Errorf("db-max-conns must be at least 1, not %d", c.DBMaxConns)
 	}
+	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
+		return fmt.Errorf("trace-sample-ratio must be between 0 and 1, not %v", c.TraceSampleRatio)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics-addr %q: want host:port or :port", c.MetricsAddr)
+		}
+	}
+	if c.LogFile != "" && c.LogFileMaxMB < 1 {
+		return fmt.Errorf("log-file-max-mb must be at least 1, not %d", c.LogFileMaxMB)
+	}
 	return nil
 }
 
@@ -175,4 +215,9 @@ func (c Config) String() string {
 	type plain Config // without this String method, so that %+v does not recurse
 	c.DatabaseURL = store.Redact(c.DatabaseURL)
 	return fmt.Sprintf("%+v", plain(c))
+}
+
+// envVariable is the environment variable of a key: log-level → ARTICLESD_LOG_LEVEL.
+func envVariable(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
 }

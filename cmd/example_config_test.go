@@ -10,7 +10,7 @@ import (
 func TestExampleConfigMatchesDefaults(t *testing.T) {
 	for k := range defaults {
 		if k != "config" {
-			t.Setenv(envPrefix+"_"+envName(k), "")
+			t.Setenv(envVariable(k), "")
 		}
 	}
 	root := NewRootCommand(BuildInfo{})

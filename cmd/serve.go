@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/articlesd/articlesd/app"
 	"github.com/articlesd/articlesd/store"
+	"github.com/articlesd/articlesd/telemetry"
 )
 
 func newServeCommand(build BuildInfo) *cobra.Command {
@@ -38,22 +40,55 @@ func newServeCommand(build BuildInfo) *cobra.Command {
 	f.Duration("idle-timeout", defaults["idle-timeout"].(time.Duration), "how long a keep-alive connection may idle")
 	f.Int64("max-body-bytes", defaults["max-body-bytes"].(int64), "largest request body accepted; larger ones get 413")
 	f.Int("db-max-conns", defaults["db-max-conns"].(int), "PostgreSQL connection pool size")
+	f.Bool("metrics", true, "serve Prometheus metrics at /metrics")
+	f.String("metrics-addr", "", "also serve /metrics on this separate address")
+	f.String("otlp-endpoint", "", "OTLP gRPC trace collector, host:port or URL (env ARTICLESD_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT); empty: no tracing")
+	f.Bool("otlp-insecure", true, "send traces without TLS when the endpoint is host:port")
+	f.Float64("trace-sample-ratio", 1.0, "share of new traces recorded, 0 to 1 (an incoming traceparent's decision is kept)")
+	f.String("service-name", "articles-api", "service.name of the traces (env OTEL_SERVICE_NAME too)")
+	f.String("log-file", "", "also write logs to this file, rotated by size (what Promtail/Alloy ship to Loki)")
+	f.Int("log-file-max-mb", 100, "rotate the log file at this size")
 	return c
 }
 
 // runServe wires and runs the server until ctx ends, then stops it gracefully: stop
-// accepting, let requests in flight finish within the shutdown timeout, close the pool.
-// When ready is not nil it receives the listening address once requests are served.
-func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut interface{ Write([]byte) (int, error) }, ready chan<- string) error {
-	log, err := newLogger(logOut, cfg.LogLevel)
+// accepting, let requests in flight finish within the shutdown timeout, flush the
+// telemetry, close the pool. When ready is not nil it receives the listening address
+// once requests are served.
+func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer, ready chan<- string) error {
+	level, err := parseLevel(cfg.LogLevel)
 	if err != nil {
 		return err
 	}
+	tel, err := telemetry.New(ctx, telemetry.Config{
+		ServiceName:    cfg.ServiceName,
+		ServiceVersion: build.Version,
+		Metrics:        cfg.Metrics,
+		OTLPEndpoint:   cfg.OTLPEndpoint,
+		OTLPInsecure:   cfg.OTLPInsecure,
+		SampleRatio:    cfg.TraceSampleRatio,
+		LogLevel:       level,
+		LogFile:        cfg.LogFile,
+		LogFileMaxMB:   cfg.LogFileMaxMB,
+		Stderr:         logOut,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(flushCtx); err != nil {
+			fmt.Fprintf(logOut, "level=WARN msg=\"telemetry shutdown\" err=%q\n", err.Error())
+		}
+	}()
+	log := tel.Logger
+
 	loc, _ := store.ParseURL(cfg.DatabaseURL)
 	if loc.Dialect == store.SQLite {
 		log.Info("using the embedded database", "path", loc.DSN)
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, TracerProvider: tel.TracerProvider, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -69,32 +104,47 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut interface
 		}
 	}
 
-	handler, err := app.NewHandler(app.Options{Store: st, Logger: log, MaxBodyBytes: cfg.MaxBodyBytes})
+	opts := app.Options{
+		Store: st, Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
+		Middleware: tel.Middleware(), TracerProvider: tel.TracerProvider,
+	}
+	if tel.Metrics != nil {
+		tel.Metrics.WatchArticleCount(st.CountArticles)
+		opts.OnArticleCreated = tel.Metrics.ArticleCreated
+		opts.Metrics = tel.MetricsHandler()
+	}
+	handler, err := app.NewHandler(opts)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, errors.Unwrap(err))
+	servers := []*http.Server{newHTTPServer(ctx, cfg, handler, log)}
+	listeners := []string{cfg.Addr}
+	if cfg.MetricsAddr != "" && tel.Metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", tel.MetricsHandler())
+		servers = append(servers, newHTTPServer(ctx, cfg, mux, log))
+		listeners = append(listeners, cfg.MetricsAddr)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	served := make(chan error, len(servers))
+	var addrs []string
+	for i, srv := range servers {
+		ln, err := net.Listen("tcp", listeners[i])
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", listeners[i], errors.Unwrap(err))
+		}
+		addrs = append(addrs, ln.Addr().String())
+		go func() { served <- srv.Serve(ln) }()
+		defer srv.Close()
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 
-	addr := ln.Addr().String()
-	log.Info("serving the Articles API", "version", build.Version, "addr", addr, "database", st.Dialect(),
-		"ui", "http://"+browsable(ln.Addr())+"/ui/")
+	apiAddr, _ := net.ResolveTCPAddr("tcp", addrs[0])
+	log.Info("serving the Articles API", "version", build.Version, "addr", addrs[0], "database", st.Dialect(),
+		"ui", "http://"+browsable(apiAddr)+"/ui/", "metrics", cfg.Metrics, "tracing", cfg.OTLPEndpoint != "")
+	if len(addrs) > 1 {
+		log.Info("serving metrics", "addr", addrs[1])
+	}
 	if ready != nil {
-		ready <- addr
+		ready <- addrs[0]
 	}
 
 	select {
@@ -105,11 +155,26 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut interface
 	log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(stopCtx); err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(stopCtx); err != nil {
+			return fmt.Errorf("graceful shutdown: %w", err)
+		}
 	}
 	log.Info("stopped")
 	return nil
+}
+
+func newHTTPServer(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }
 
 // browsable turns a listening address into one a browser can open (":8080" listens on

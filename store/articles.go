@@ -125,6 +125,7 @@ func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, erro
 	if err != nil {
 		return Article{}, fmt.Errorf("create article: %w", err)
 	}
+	s.log.DebugContext(ctx, "store: INSERT article", "id", a.ID, "tags", len(a.Tags))
 	return a, nil
 }
 
@@ -221,6 +222,7 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch) (Ar
 	if err != nil {
 		return Article{}, fmt.Errorf("update article %d: %w", id, err)
 	}
+	s.log.DebugContext(ctx, "store: UPDATE article", "id", id, "title", p.Title != nil, "content", p.Content != nil, "tags", p.Tags != nil)
 	return out, nil
 }
 
@@ -231,8 +233,10 @@ func (s *Store) DeleteArticle(ctx context.Context, id int64) error {
 		return fmt.Errorf("delete article %d: %w", id, res.Error)
 	}
 	if res.RowsAffected == 0 {
+		s.log.DebugContext(ctx, "store: DELETE article: no such article", "id", id)
 		return ErrNotFound
 	}
+	s.log.DebugContext(ctx, "store: DELETE article", "id", id)
 	return nil
 }
 

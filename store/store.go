@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/glebarez/sqlite"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -120,6 +122,11 @@ type Options struct {
 	MaxOpenConns int
 	// ConnectTimeout bounds the first contact with the database (default 5s).
 	ConnectTimeout time.Duration
+	// TracerProvider, when set, gets a span for every SQL statement (text only, never
+	// the values bound to it).
+	TracerProvider trace.TracerProvider
+	// Logger, when set, gets a DEBUG line for every change the store makes.
+	Logger *slog.Logger
 }
 
 // Store reads and writes articles.
@@ -127,6 +134,7 @@ type Store struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
 	dialect Dialect
+	log     *slog.Logger
 }
 
 // Open connects to the database a URL names (see ParseURL) and checks that it answers.
@@ -160,6 +168,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, connectError(loc, err)
 	}
+	if opts.TracerProvider != nil {
+		plugin := tracingPlugin{tracer: opts.TracerProvider.Tracer("github.com/articlesd/articlesd/store"), dialect: loc.Dialect}
+		if err := db.Use(plugin); err != nil {
+			return nil, fmt.Errorf("database tracing: %w", err)
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", loc.Dialect, err)
@@ -174,7 +191,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(1)
 		sqlDB.SetConnMaxLifetime(0)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect, log: opts.Logger}
 	pingCtx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {

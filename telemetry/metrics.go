@@ -1,0 +1,198 @@
+package telemetry
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the seed system's metrics, with its names and labels, which its
+// dashboards and queries use.
+type Metrics struct {
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	statuses     *prometheus.CounterVec
+	products     *prometheus.CounterVec
+	spansDropped prometheus.Counter
+	reg          *prometheus.Registry
+}
+
+// latencyBuckets span a cached read (well under a millisecond) to a slow search (seconds).
+var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+func newMetrics(reg *prometheus.Registry) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "request_count_total",
+			Help: "HTTP requests served, by method, route template and status.",
+		}, []string{"method", "endpoint", "http_status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "request_latency_seconds",
+			Help:    "Time to serve an HTTP request, in seconds, by method and route template.",
+			Buckets: latencyBuckets,
+		}, []string{"method", "endpoint"}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "status_code_count_total",
+			Help: "HTTP responses by status code.",
+		}, []string{"status_code"}),
+		products: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "product_count_total",
+			Help: "Articles created, by their first tag (unknown when untagged).",
+		}, []string{"product_type"}),
+		spansDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "articlesd_trace_spans_dropped_total",
+			Help: "Spans dropped because the export queue was full or the collector failed.",
+		}),
+		reg: reg,
+	}
+	reg.MustRegister(m.requests, m.latency, m.statuses, m.products, m.spansDropped)
+	return m
+}
+
+// ObserveRequest records one served request. traceID, when not empty, is attached as an
+// exemplar so that a latency bucket leads to a trace.
+func (m *Metrics) ObserveRequest(method, endpoint string, status int, d time.Duration, traceID string) {
+	code := strconv.Itoa(status)
+	c := m.requests.WithLabelValues(method, endpoint, code)
+	h := m.latency.WithLabelValues(method, endpoint)
+	if traceID != "" {
+		ex := prometheus.Labels{"trace_id": traceID}
+		c.(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
+		h.(prometheus.ExemplarObserver).ObserveWithExemplar(d.Seconds(), ex)
+	} else {
+		c.Inc()
+		h.Observe(d.Seconds())
+	}
+	m.statuses.WithLabelValues(code).Inc()
+}
+
+// ArticleCreated counts a new article under its first tag.
+func (m *Metrics) ArticleCreated(tags []string) {
+	kind := "unknown"
+	if len(tags) > 0 {
+		kind = tags[0]
+	}
+	m.products.WithLabelValues(kind).Inc()
+}
+
+// WatchArticleCount exposes active_article_count, read from the database at each scrape,
+// so it is right whichever replica created or deleted the articles.
+func (m *Metrics) WatchArticleCount(count func(context.Context) (int64, error)) {
+	m.reg.MustRegister(&articleCountCollector{
+		count: count,
+		desc:  prometheus.NewDesc("active_article_count", "Articles stored in the database.", nil, nil),
+	})
+}
+
+type articleCountCollector struct {
+	count func(context.Context) (int64, error)
+	desc  *prometheus.Desc
+}
+
+func (c *articleCountCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *articleCountCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := c.count(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+}
+
+// hostCollector exposes the seed's cpu_usage and memory_usage gauges: host CPU busy
+// percent since the previous scrape, and host memory in use, from /proc. Where /proc is
+// missing (not Linux) it exposes nothing.
+type hostCollector struct {
+	cpu, mem *prometheus.Desc
+	mu       sync.Mutex
+	lastBusy uint64
+	lastAll  uint64
+}
+
+func newHostCollector() *hostCollector {
+	return &hostCollector{
+		cpu: prometheus.NewDesc("cpu_usage", "Host CPU busy, in percent (0-100) of all cores, since the previous scrape.", nil, nil),
+		mem: prometheus.NewDesc("memory_usage", "Host memory in use, in percent (0-100) of total memory (MemTotal minus MemAvailable).", nil, nil),
+	}
+}
+
+func (h *hostCollector) Describe(ch chan<- *prometheus.Desc) { ch <- h.cpu; ch <- h.mem }
+
+func (h *hostCollector) Collect(ch chan<- prometheus.Metric) {
+	if busy, all, ok := readCPU(); ok {
+		h.mu.Lock()
+		db, da := busy-h.lastBusy, all-h.lastAll
+		h.lastBusy, h.lastAll = busy, all
+		h.mu.Unlock()
+		if da > 0 {
+			ch <- prometheus.MustNewConstMetric(h.cpu, prometheus.GaugeValue, 100*float64(db)/float64(da))
+		}
+	}
+	if pct, ok := readMemory(); ok {
+		ch <- prometheus.MustNewConstMetric(h.mem, prometheus.GaugeValue, pct)
+	}
+}
+
+// readCPU returns busy and total jiffies from the first line of /proc/stat.
+func readCPU() (busy, total uint64, ok bool) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0, 0, false
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0, false
+	}
+	for i, s := range fields[1:] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += v
+		if i != 3 && i != 4 { // idle and iowait
+			busy += v
+		}
+	}
+	return busy, total, true
+}
+
+func readMemory() (float64, bool) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var total, avail float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "MemTotal:":
+			total = v
+		case "MemAvailable:":
+			avail = v
+		}
+	}
+	if total == 0 {
+		return 0, false
+	}
+	return 100 * (total - avail) / total, true
+}
