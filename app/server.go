@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/articlesd/articlesd/store"
 )
 
@@ -50,6 +52,17 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// requestContext unwraps the *gin.Context that the generated code passes as the
+// context: the store must get the request's own context, since database/sql watches it
+// from goroutines that can outlive the handler, while Gin recycles its Context and
+// handlerSpan swaps its Request.
+func requestContext(ctx context.Context) context.Context {
+	if gc, ok := ctx.(*gin.Context); ok && gc.Request != nil {
+		return gc.Request.Context()
+	}
+	return ctx
 }
 
 // parseID reads an article id: a positive decimal integer without sign or leading
@@ -108,6 +121,7 @@ func toAPIList(as []store.Article) []Article {
 
 // GetArticleNames lists titles (GET /articles).
 func (s *Server) GetArticleNames(ctx context.Context, req GetArticleNamesRequestObject) (GetArticleNamesResponseObject, error) {
+	ctx = requestContext(ctx)
 	p := req.Params
 	f := store.ListFilter{
 		Author: deref(p.Author),
@@ -127,6 +141,7 @@ func (s *Server) GetArticleNames(ctx context.Context, req GetArticleNamesRequest
 
 // CreateArticle stores a new article (POST /articles).
 func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObject) (CreateArticleResponseObject, error) {
+	ctx = requestContext(ctx)
 	b := req.Body
 	in := store.NewArticle{
 		Title:   strings.TrimSpace(b.Title),
@@ -163,6 +178,7 @@ func blankFields(values map[string]string) []FieldError {
 
 // GetArticleById returns one article and counts the view (GET /articles/{id}).
 func (s *Server) GetArticleById(ctx context.Context, req GetArticleByIdRequestObject) (GetArticleByIdResponseObject, error) {
+	ctx = requestContext(ctx)
 	id, ok := parseID(req.Id)
 	if !ok {
 		return GetArticleById404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
@@ -179,6 +195,7 @@ func (s *Server) GetArticleById(ctx context.Context, req GetArticleByIdRequestOb
 
 // UpdateArticle changes the fields present in the body (PUT /articles/{id}).
 func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObject) (UpdateArticleResponseObject, error) {
+	ctx = requestContext(ctx)
 	id, ok := parseID(req.Id)
 	if !ok {
 		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
@@ -213,6 +230,7 @@ func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObje
 
 // DeleteArticle removes an article and its tags (DELETE /articles/{id}).
 func (s *Server) DeleteArticle(ctx context.Context, req DeleteArticleRequestObject) (DeleteArticleResponseObject, error) {
+	ctx = requestContext(ctx)
 	id, ok := parseID(req.Id)
 	if !ok {
 		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
@@ -229,6 +247,7 @@ func (s *Server) DeleteArticle(ctx context.Context, req DeleteArticleRequestObje
 
 // SearchArticles runs a full-text search (GET /articles/search).
 func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestObject) (SearchArticlesResponseObject, error) {
+	ctx = requestContext(ctx)
 	p := req.Params
 	q := strings.TrimSpace(p.Query)
 	if q == "" {
@@ -244,6 +263,7 @@ func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestOb
 
 // GetPopularArticles lists the most viewed articles (GET /articles/popular).
 func (s *Server) GetPopularArticles(ctx context.Context, req GetPopularArticlesRequestObject) (GetPopularArticlesResponseObject, error) {
+	ctx = requestContext(ctx)
 	p := req.Params
 	f := store.ListFilter{
 		Tag:    deref(p.Tag),
