@@ -48,11 +48,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// envName is the environment variable of a configuration key.
-func envName(key string) string {
-	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
-}
-
 // clearEnv makes a test hermetic: every ARTICLESD_* variable that configures articlesd
 // is emptied (viper ignores empty variables) for the duration of the test. The
 // variables that configure the test databases (ARTICLESD_TEST_DATABASE_URL,
@@ -60,7 +55,7 @@ func envName(key string) string {
 func clearEnv(t *testing.T) {
 	t.Helper()
 	for key := range defaults {
-		t.Setenv(envName(key), "")
+		t.Setenv(envVariable(key), "")
 	}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -226,7 +221,8 @@ type testServer struct {
 	addr   string
 	log    *syncBuffer
 	cancel context.CancelFunc
-	done   chan error
+	exited chan struct{} // closed when runServe has returned, with err set
+	err    error
 }
 
 // startServer runs runServe with cfg until the test stops it (or ends) and waits until it
@@ -237,21 +233,24 @@ func startServer(t *testing.T, cfg Config) *testServer {
 		t.Fatalf("test configuration is invalid: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &testServer{log: &syncBuffer{}, cancel: cancel, exited: make(chan struct{})}
 	ready := make(chan string, 1)
-	go func() { s.done <- runServe(ctx, cfg, BuildInfo{Version: "t"}, s.log, ready) }()
+	go func() {
+		defer close(s.exited)
+		s.err = runServe(ctx, cfg, BuildInfo{Version: "t"}, s.log, ready)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-s.done:
+		case <-s.exited:
 		case <-time.After(30 * time.Second):
-			t.Errorf("server still running at the end of the test")
+			t.Errorf("server still running 30s after the end of the test")
 		}
 	})
 	select {
 	case s.addr = <-ready:
-	case err := <-s.done:
-		t.Fatalf("runServe returned before serving: %v\nlog:\n%s", err, s.log)
+	case <-s.exited:
+		t.Fatalf("runServe returned before serving: %v\nlog:\n%s", s.err, s.log)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("server not ready after 60s\nlog:\n%s", s.log)
 	}
@@ -263,9 +262,8 @@ func (s *testServer) stop(t *testing.T) error {
 	t.Helper()
 	s.cancel()
 	select {
-	case err := <-s.done:
-		s.done <- err // for the cleanup
-		return err
+	case <-s.exited:
+		return s.err
 	case <-time.After(15 * time.Second):
 		t.Fatalf("runServe did not return within 15s of the cancel\nlog:\n%s", s.log)
 		return nil
@@ -505,7 +503,7 @@ func TestSeedSynthetic(t *testing.T) {
 			{[]string{"--count", "10", "--workers", "65"}, "--workers must be between 1 and 64, not 65"},
 			{[]string{"--count", "ten"}, `invalid argument "ten" for "--count"`},
 		} {
-			stdout, _, err := run(t, append([]string{"seed", "--database-url", dbURL}, tt.args...)...)
+			stdout, _, err := runWithin(t, 30*time.Second, append([]string{"seed", "--database-url", dbURL}, tt.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("seed %v: error %v, want it to contain %q", tt.args, err, tt.want)
 			}
@@ -953,8 +951,8 @@ func TestServeLifecycle(t *testing.T) {
 			return strings.Contains(srv.log.String(), `msg="shutting down: draining requests in flight"`)
 		})
 		select {
-		case err := <-srv.done:
-			t.Fatalf("runServe returned %v with a request in flight\nlog:\n%s", err, srv.log)
+		case <-srv.exited:
+			t.Fatalf("runServe returned %v with a request in flight\nlog:\n%s", srv.err, srv.log)
 		case <-time.After(200 * time.Millisecond):
 		}
 		if _, err := io.WriteString(conn, article[10:]); err != nil {

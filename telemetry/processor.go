@@ -80,14 +80,17 @@ func (p *boundedProcessor) run() {
 		}
 		batch = batch[:0]
 	}
+	take := func(s sdktrace.ReadOnlySpan) {
+		batch = append(batch, s)
+		if len(batch) == exportBatch {
+			send()
+		}
+	}
 	drain := func() {
 		for {
 			select {
 			case s := <-p.queue:
-				batch = append(batch, s)
-				if len(batch) == exportBatch {
-					send()
-				}
+				take(s)
 			default:
 				send()
 				return
@@ -97,10 +100,7 @@ func (p *boundedProcessor) run() {
 	for {
 		select {
 		case s := <-p.queue:
-			batch = append(batch, s)
-			if len(batch) == exportBatch {
-				send()
-			}
+			take(s)
 		case <-tick.C:
 			send()
 		case ack := <-p.flush:
