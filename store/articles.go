@@ -29,12 +29,14 @@ type Article struct {
 // TableName tells GORM the table.
 func (Article) TableName() string { return "articles" }
 
-// inUTC makes timestamps read back from the database UTC: drivers hand them over in
-// the process's local zone.
-func inUTC(as []Article) []Article {
+// finish prepares articles read from the database for callers: timestamps in UTC
+// (drivers hand them over in the process's local zone) and views that this process has
+// counted but not flushed yet added in.
+func (s *Store) finish(as []Article) []Article {
 	for i := range as {
 		as[i].CreatedAt = as[i].CreatedAt.UTC()
 		as[i].UpdatedAt = as[i].UpdatedAt.UTC()
+		as[i].Views += s.views.waiting(as[i].ID)
 	}
 	return as
 }
@@ -164,24 +166,20 @@ func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 	if err != nil {
 		return Article{}, fmt.Errorf("get article %d: %w", id, err)
 	}
-	return inUTC([]Article{a})[0], nil
+	return s.finish([]Article{a})[0], nil
 }
 
-// ViewArticle counts one view of an article and returns it, views included, in a
-// single statement.
+// ViewArticle counts one view of an article and returns it, this view included. The
+// view is counted in memory and reaches the database with the next flush (within
+// Options.ViewFlushInterval), so reading stays a read.
 func (s *Store) ViewArticle(ctx context.Context, id int64) (Article, error) {
-	var rows []Article
-	res := s.db.WithContext(ctx).Model(&rows).
-		Clauses(clause.Returning{}).
-		Where("id = ?", id).
-		UpdateColumn("view_count", gorm.Expr("view_count + 1"))
-	if res.Error != nil {
-		return Article{}, fmt.Errorf("view article %d: %w", id, res.Error)
+	a, err := s.GetArticle(ctx, id)
+	if err != nil {
+		return Article{}, err
 	}
-	if len(rows) == 0 {
-		return Article{}, ErrNotFound
-	}
-	return inUTC(rows)[0], nil
+	s.views.add(id)
+	a.Views++
+	return a, nil
 }
 
 // UpdateArticle changes the fields a patch names, advances updated_at and returns the
@@ -207,7 +205,7 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch) (Ar
 		if len(rows) == 0 {
 			return ErrNotFound
 		}
-		out = inUTC(rows)[0]
+		out = s.finish(rows)[0]
 		if p.Tags == nil {
 			return nil
 		}
@@ -277,7 +275,11 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, int64, 
 }
 
 // Popular returns the most viewed articles a filter selects; ties go to the newest.
+// Views counted by this process are flushed first, so they are all taken into account.
 func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
+	if err := s.FlushViews(ctx); err != nil {
+		s.log.WarnContext(ctx, "popular articles: views not flushed", "err", err)
+	}
 	out := []Article{}
 	err := filtered(s.db.WithContext(ctx).Model(&Article{}), f).
 		Select("articles.*").
@@ -287,7 +289,7 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 	if err != nil {
 		return nil, fmt.Errorf("popular articles: %w", err)
 	}
-	return inUTC(out), nil
+	return s.finish(out), nil
 }
 
 // maxSearchTerms bounds how many words of a query reach the full-text engine.
@@ -336,7 +338,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 	if err != nil {
 		return nil, fmt.Errorf("search articles: %w", err)
 	}
-	return inUTC(out), nil
+	return s.finish(out), nil
 }
 
 // CountArticles returns how many articles are stored.

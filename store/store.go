@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -127,6 +128,8 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 	// Logger, when set, gets a DEBUG line for every change the store makes.
 	Logger *slog.Logger
+	// ViewFlushInterval is how often views counted in memory are written (default 1s).
+	ViewFlushInterval time.Duration
 }
 
 // Store reads and writes articles.
@@ -135,6 +138,9 @@ type Store struct {
 	sqlDB   *sql.DB
 	dialect Dialect
 	log     *slog.Logger
+	views   *viewCounter
+
+	closeOnce sync.Once
 }
 
 // Open connects to the database a URL names (see ParseURL) and checks that it answers.
@@ -191,13 +197,17 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(1)
 		sqlDB.SetConnMaxLifetime(0)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect, log: opts.Logger}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect, log: opts.Logger, views: newViewCounter()}
 	pingCtx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {
 		_ = sqlDB.Close()
 		return nil, connectError(loc, err)
 	}
+	if opts.ViewFlushInterval <= 0 {
+		opts.ViewFlushInterval = DefaultViewFlushInterval
+	}
+	s.startFlusher(opts.ViewFlushInterval)
 	return s, nil
 }
 
@@ -232,7 +242,9 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
+	// The path is part of a file: URI, where %, ? and # have meanings of their own.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + escaped + "?" + q.Encode()
 }
 
 // now is the clock for every timestamp the store writes: UTC, at the microsecond
@@ -258,7 +270,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the connection pool.
+// Close writes the views still counted in memory and releases the connection pool.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.views.stop)
+		<-s.views.done
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.FlushViews(ctx); err != nil {
+			s.log.Error("views lost at close", "err", err)
+		}
+	})
 	return s.sqlDB.Close()
 }

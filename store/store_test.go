@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -248,4 +249,79 @@ func titlesOf(as []store.Article) []string {
 		out[i] = a.Title
 	}
 	return out
+}
+
+// TestViewsAreBatched checks that views counted in memory by several stores (replicas)
+// on one database all arrive, through periodic flushes and through Close.
+func TestViewsAreBatched(t *testing.T) {
+	for _, d := range storetest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			url := storetest.URL(t, d)
+			open := func(interval time.Duration) *store.Store {
+				s, err := store.Open(ctx, url, store.Options{ViewFlushInterval: interval})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			a, b := open(20*time.Millisecond), open(time.Hour)
+			defer a.Close()
+			if _, err := a.MigrateUp(ctx); err != nil {
+				t.Fatal(err)
+			}
+			art, err := a.CreateArticle(ctx, store.NewArticle{Title: "t", Content: "c", Author: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 30; i++ {
+				if _, err := a.ViewArticle(ctx, art.ID); err != nil {
+					t.Fatal(err)
+				}
+				v, err := b.ViewArticle(ctx, art.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.Views < int64(i+1) {
+					t.Fatalf("view %d through b shows %d views", i+1, v.Views)
+				}
+			}
+			// b never flushed on its own (interval of an hour): Close must write its 30.
+			if err := b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.FlushViews(ctx); err != nil {
+				t.Fatal(err)
+			}
+			fresh := open(time.Hour)
+			defer fresh.Close()
+			got, err := fresh.GetArticle(ctx, art.ID)
+			if err != nil || got.Views != 60 {
+				t.Fatalf("views in the database = %d, %v; want 60", got.Views, err)
+			}
+			// Views of a deleted article are dropped without error.
+			a.ViewArticle(ctx, art.ID)
+			if err := a.DeleteArticle(ctx, art.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.FlushViews(ctx); err != nil {
+				t.Fatalf("flush after delete: %v", err)
+			}
+		})
+	}
+}
+
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	path := t.TempDir() + "/odd %41 name#1.db"
+	s, err := store.Open(context.Background(), "sqlite://"+path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.MigrateUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at the path given: %v", err)
+	}
 }

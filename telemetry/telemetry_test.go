@@ -614,16 +614,27 @@ func BenchmarkGetArticle(b *testing.B) {
 		}
 		run(b, h)
 	})
-	b.Run("telemetry=on", func(b *testing.B) {
-		rcv := startReceiver(b)
-		tel, h := setup(b, telemetry.Config{
-			Metrics: true, OTLPEndpoint: rcv.addr, OTLPInsecure: true, SampleRatio: 1, Stderr: io.Discard,
+	for _, tc := range []struct {
+		name    string
+		tracing bool
+		ratio   float64
+	}{
+		{"telemetry=metrics+logs", false, 0},
+		{"telemetry=on,sampled=10%", true, 0.1},
+		{"telemetry=on,sampled=100%", true, 1},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cfg := telemetry.Config{Metrics: true, Stderr: io.Discard}
+			if tc.tracing {
+				cfg.OTLPEndpoint, cfg.OTLPInsecure, cfg.SampleRatio = startReceiver(b).addr, true, tc.ratio
+			}
+			tel, h := setup(b, cfg)
+			b.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = tel.Shutdown(ctx)
+			})
+			run(b, h)
 		})
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = tel.Shutdown(ctx)
-		})
-		run(b, h)
-	})
+	}
 }

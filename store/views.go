@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// viewCounter aggregates article views in memory and adds them to the database in
+// batches, so that reading an article is not a write. Increments are additive, so any
+// number of replicas may flush into the same table; a failed flush keeps its counts for
+// the next one, and Close flushes what is left.
+type viewCounter struct {
+	mu      sync.Mutex
+	pending map[int64]int64
+	flushMu sync.Mutex // one flush at a time
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// DefaultViewFlushInterval is how often counted views reach the database.
+const DefaultViewFlushInterval = time.Second
+
+func newViewCounter() *viewCounter {
+	return &viewCounter{pending: map[int64]int64{}}
+}
+
+// add counts one view and returns how many views of the article wait to be flushed.
+func (v *viewCounter) add(id int64) int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.pending[id]++
+	return v.pending[id]
+}
+
+// waiting returns the views of an article not yet flushed.
+func (v *viewCounter) waiting(id int64) int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.pending[id]
+}
+
+func (v *viewCounter) take() map[int64]int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.pending) == 0 {
+		return nil
+	}
+	out := v.pending
+	v.pending = make(map[int64]int64, len(out))
+	return out
+}
+
+func (v *viewCounter) giveBack(batch map[int64]int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, n := range batch {
+		v.pending[id] += n
+	}
+}
+
+// startFlusher flushes every interval until Close.
+func (s *Store) startFlusher(interval time.Duration) {
+	s.views.stop = make(chan struct{})
+	s.views.done = make(chan struct{})
+	go func() {
+		defer close(s.views.done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				if err := s.FlushViews(ctx); err != nil {
+					s.log.Warn("flushing article views failed; will retry", "err", err)
+				}
+				cancel()
+			case <-s.views.stop:
+				return
+			}
+		}
+	}()
+}
+
+// viewChunk bounds the articles one flush statement updates.
+const viewChunk = 500
+
+// FlushViews adds the views counted in memory to the database now.
+func (s *Store) FlushViews(ctx context.Context) error {
+	s.views.flushMu.Lock()
+	defer s.views.flushMu.Unlock()
+	batch := s.views.take()
+	if batch == nil {
+		return nil
+	}
+	ids := make([]int64, 0, len(batch))
+	for id := range batch {
+		ids = append(ids, id)
+	}
+	// Same order in every replica, so that concurrent flushes lock rows in the same
+	// order and cannot deadlock.
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for start := 0; start < len(ids); start += viewChunk {
+			chunk := ids[start:min(start+viewChunk, len(ids))]
+			if err := addViews(tx, s.dialect, chunk, batch); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.views.giveBack(batch)
+		return fmt.Errorf("flush views: %w", err)
+	}
+	return nil
+}
+
+func addViews(tx *gorm.DB, d Dialect, ids []int64, counts map[int64]int64) error {
+	values := strings.TrimSuffix(strings.Repeat("(?, ?),", len(ids)), ",")
+	args := make([]any, 0, 2*len(ids))
+	for _, id := range ids {
+		args = append(args, id, counts[id])
+	}
+	if d == Postgres {
+		idArgs := make([]any, len(ids))
+		for i, id := range ids {
+			idArgs[i] = id
+		}
+		if err := tx.Exec("SELECT id FROM articles WHERE id IN ? ORDER BY id FOR UPDATE", ids).Error; err != nil {
+			return err
+		}
+		values = strings.ReplaceAll(values, "(?, ?)", "(?::bigint, ?::bigint)")
+		return tx.Exec(`UPDATE articles AS a SET view_count = a.view_count + v.n
+			FROM (VALUES `+values+`) AS v(id, n) WHERE a.id = v.id`, args...).Error
+	}
+	return tx.Exec(`WITH v(id, n) AS (VALUES `+values+`)
+		UPDATE articles SET view_count = view_count + (SELECT n FROM v WHERE v.id = articles.id)
+		WHERE id IN (SELECT id FROM v)`, args...).Error
+}
