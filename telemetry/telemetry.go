@@ -62,6 +62,7 @@ type Telemetry struct {
 	TracerProvider trace.TracerProvider // a no-op provider when tracing is off
 	Propagator     propagation.TextMapPropagator
 
+	tracing  bool
 	shutdown []func(context.Context) error
 }
 
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 			sdktrace.WithSpanProcessor(proc),
 		)
 		t.TracerProvider = tp
+		t.tracing = true
 		// Flush queued spans first, then close the log (shutdown runs in reverse).
 		t.shutdown = append(t.shutdown, tp.Shutdown)
 	}

@@ -97,15 +97,20 @@ func startReceiver(tb testing.TB) *receiver {
 	return r
 }
 
-// setup wires the service as cmd/serve.go does.
+// setup wires the service as cmd/serve.go does, on the embedded database.
 func setup(tb testing.TB, cfg telemetry.Config) (*telemetry.Telemetry, http.Handler) {
+	return setupOn(tb, store.SQLite, cfg)
+}
+
+// setupOn wires the service as cmd/serve.go does, on a fresh database of dialect d.
+func setupOn(tb testing.TB, d store.Dialect, cfg telemetry.Config) (*telemetry.Telemetry, http.Handler) {
 	tb.Helper()
 	ctx := context.Background()
 	tel, err := telemetry.New(ctx, cfg)
 	if err != nil {
 		tb.Fatalf("telemetry.New: %v", err)
 	}
-	st, err := store.Open(ctx, storetest.URL(tb, store.SQLite), store.Options{TracerProvider: tel.TracerProvider, Logger: tel.Logger})
+	st, err := store.Open(ctx, storetest.URL(tb, d), store.Options{TracerProvider: tel.TracerProvider, Logger: tel.Logger})
 	if err != nil {
 		tb.Fatalf("store.Open: %v", err)
 	}
@@ -587,6 +592,11 @@ func TestCollectorDown(t *testing.T) {
 	}
 }
 
+// BenchmarkGetArticle measures GET /articles/{id} through the real router with telemetry
+// off, with metrics and logs only, and fully on (traces exported to an in-process OTLP
+// receiver, which shares the machine's cores with the server), on both databases.
+//
+//	go test -run XXX -bench GetArticle -count 6 ./telemetry/ | benchstat -
 func BenchmarkGetArticle(b *testing.B) {
 	run := func(b *testing.B, h http.Handler) {
 		id := createArticle(b, h, []string{"sci-fi"}, nil)
@@ -598,43 +608,45 @@ func BenchmarkGetArticle(b *testing.B) {
 			}
 		}
 	}
-	b.Run("telemetry=off", func(b *testing.B) {
-		ctx := context.Background()
-		st, err := store.Open(ctx, storetest.URL(b, store.SQLite), store.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = st.Close() })
-		if _, err := st.MigrateUp(ctx); err != nil {
-			b.Fatal(err)
-		}
-		h, err := app.NewHandler(app.Options{Store: st})
-		if err != nil {
-			b.Fatal(err)
-		}
-		run(b, h)
-	})
-	for _, tc := range []struct {
-		name    string
-		tracing bool
-		ratio   float64
-	}{
-		{"telemetry=metrics+logs", false, 0},
-		{"telemetry=on,sampled=10%", true, 0.1},
-		{"telemetry=on,sampled=100%", true, 1},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			cfg := telemetry.Config{Metrics: true, Stderr: io.Discard}
-			if tc.tracing {
-				cfg.OTLPEndpoint, cfg.OTLPInsecure, cfg.SampleRatio = startReceiver(b).addr, true, tc.ratio
+	for _, d := range storetest.Dialects {
+		b.Run("db="+string(d)+"/telemetry=off", func(b *testing.B) {
+			ctx := context.Background()
+			st, err := store.Open(ctx, storetest.URL(b, d), store.Options{})
+			if err != nil {
+				b.Fatal(err)
 			}
-			tel, h := setup(b, cfg)
-			b.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = tel.Shutdown(ctx)
-			})
+			b.Cleanup(func() { _ = st.Close() })
+			if _, err := st.MigrateUp(ctx); err != nil {
+				b.Fatal(err)
+			}
+			h, err := app.NewHandler(app.Options{Store: st})
+			if err != nil {
+				b.Fatal(err)
+			}
 			run(b, h)
 		})
+		for _, tc := range []struct {
+			name    string
+			tracing bool
+			ratio   float64
+		}{
+			{"telemetry=metrics+logs", false, 0},
+			{"telemetry=on,sampled=10%", true, 0.1},
+			{"telemetry=on,sampled=100%", true, 1},
+		} {
+			b.Run("db="+string(d)+"/"+tc.name, func(b *testing.B) {
+				cfg := telemetry.Config{Metrics: true, Stderr: io.Discard}
+				if tc.tracing {
+					cfg.OTLPEndpoint, cfg.OTLPInsecure, cfg.SampleRatio = startReceiver(b).addr, true, tc.ratio
+				}
+				tel, h := setupOn(b, d, cfg)
+				b.Cleanup(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					_ = tel.Shutdown(ctx)
+				})
+				run(b, h)
+			})
+		}
 	}
 }
