@@ -190,11 +190,15 @@ func recoverProblem(log *slog.Logger) gin.HandlerFunc {
 }
 
 // handlerSpan wraps each operation's handler in a span named after the operation, the
-// parent of its database spans.
+// parent of its database spans. Requests whose trace is not sampled get no child spans:
+// they would be dropped anyway, and making them costs allocations on every request.
 func handlerSpan(tracer trace.Tracer) StrictMiddlewareFunc {
 	return func(f StrictHandlerFunc, operationID string) StrictHandlerFunc {
 		return func(c *gin.Context, req any) (any, error) {
 			parent := c.Request
+			if !trace.SpanFromContext(parent.Context()).IsRecording() {
+				return f(c, req)
+			}
 			ctx, span := tracer.Start(parent.Context(), "handle "+operationID)
 			defer span.End()
 			c.Request = parent.WithContext(ctx)

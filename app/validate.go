@@ -67,8 +67,12 @@ func (v *validator) middleware(c *gin.Context) {
 
 // check reads and validates a request, in a "validate request" span.
 func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) {
-	ctx, span := v.tracer.Start(c.Request.Context(), "validate request")
-	defer span.End()
+	ctx := c.Request.Context()
+	if trace.SpanFromContext(ctx).IsRecording() {
+		var span trace.Span
+		ctx, span = v.tracer.Start(ctx, "validate request")
+		defer span.End()
+	}
 	req := c.Request
 	if p, bad := checkQueryEncoding(req.URL); bad {
 		return p, true
@@ -92,7 +96,7 @@ func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) 
 		Request: req, PathParams: pathParams, Route: route, Options: opts,
 	})
 	if err != nil {
-		span.AddEvent("request rejected")
+		trace.SpanFromContext(ctx).AddEvent("request rejected")
 		return newProblem(http.StatusBadRequest, "the request does not match the API description", fieldErrors(err)...), true
 	}
 	return Problem{}, false

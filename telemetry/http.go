@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -28,14 +29,22 @@ func RouteTemplate(ginRoute string) string {
 	if ginRoute == "" {
 		return Unmatched
 	}
+	if t, ok := templates.Load(ginRoute); ok {
+		return t.(string)
+	}
 	parts := strings.Split(ginRoute, "/")
 	for i, s := range parts {
 		if strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") {
 			parts[i] = "{" + s[1:] + "}"
 		}
 	}
-	return strings.Join(parts, "/")
+	t := strings.Join(parts, "/")
+	// Gin's routes are a fixed set, so the cache cannot grow with traffic.
+	templates.Store(ginRoute, t)
+	return t
 }
+
+var templates sync.Map // Gin route → OpenAPI template
 
 // quiet routes are probes and static files: not traced, logged at DEBUG only.
 func quiet(route string) bool {
@@ -131,15 +140,19 @@ func (t *Telemetry) observe(c *gin.Context) {
 	case quiet(route):
 		level = slog.LevelDebug
 	}
-	t.Logger.Log(c.Request.Context(), level, "request",
-		"method", c.Request.Method,
-		"route", route,
-		"path", c.Request.URL.Path,
-		"status", status,
-		"duration_ms", float64(elapsed.Microseconds())/1000,
-		"bytes", max(c.Writer.Size(), 0),
-		"client_ip", c.ClientIP(),
-		"request_id", reqID,
+	ctx := c.Request.Context()
+	if !t.Logger.Enabled(ctx, level) {
+		return
+	}
+	t.Logger.LogAttrs(ctx, level, "request",
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.String("path", c.Request.URL.Path),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+		slog.Int("bytes", max(c.Writer.Size(), 0)),
+		slog.String("client_ip", c.ClientIP()),
+		slog.String("request_id", reqID),
 	)
 }
 

@@ -58,7 +58,7 @@ func newMetrics(reg *prometheus.Registry) *Metrics {
 // ObserveRequest records one served request. traceID, when not empty, is attached as an
 // exemplar so that a latency bucket leads to a trace.
 func (m *Metrics) ObserveRequest(method, endpoint string, status int, d time.Duration, traceID string) {
-	code := strconv.Itoa(status)
+	code := statusText(status)
 	c := m.requests.WithLabelValues(method, endpoint, code)
 	h := m.latency.WithLabelValues(method, endpoint)
 	if traceID != "" {
@@ -70,6 +70,22 @@ func (m *Metrics) ObserveRequest(method, endpoint string, status int, d time.Dur
 		h.Observe(d.Seconds())
 	}
 	m.statuses.WithLabelValues(code).Inc()
+}
+
+// statusCodes holds the label value of every valid status code, so that labelling a
+// request allocates nothing.
+var statusCodes = func() (codes [600]string) {
+	for i := range codes {
+		codes[i] = strconv.Itoa(i)
+	}
+	return codes
+}()
+
+func statusText(status int) string {
+	if status >= 0 && status < len(statusCodes) {
+		return statusCodes[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // ArticleCreated counts a new article under its first tag.
