@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -79,28 +78,34 @@ func (t *Telemetry) serverSpan(tracer trace.Tracer) gin.HandlerFunc {
 		}
 		req := c.Request
 		ctx := t.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-		scheme := "http"
-		if req.TLS != nil {
-			scheme = "https"
-		}
-		attrs := []attribute.KeyValue{
-			semconv.HTTPRequestMethodKey.String(req.Method),
-			semconv.URLPath(req.URL.Path),
-			semconv.URLScheme(scheme),
-			semconv.ServerAddress(req.Host),
-			semconv.ClientAddress(c.ClientIP()),
-			semconv.UserAgentOriginal(req.UserAgent()),
-		}
-		if route != Unmatched {
-			attrs = append(attrs, semconv.HTTPRoute(route))
-		}
-		ctx, span := tracer.Start(ctx, req.Method+" "+route,
-			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+		ctx, span := tracer.Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
+		recording := span.IsRecording()
+		if recording {
+			// Attributes only for sampled requests: building them costs every request.
+			scheme := "http"
+			if req.TLS != nil {
+				scheme = "https"
+			}
+			span.SetAttributes(
+				semconv.HTTPRequestMethodKey.String(req.Method),
+				semconv.URLPath(req.URL.Path),
+				semconv.URLScheme(scheme),
+				semconv.ServerAddress(req.Host),
+				semconv.ClientAddress(c.ClientIP()),
+				semconv.UserAgentOriginal(req.UserAgent()),
+			)
+			if route != Unmatched {
+				span.SetAttributes(semconv.HTTPRoute(route))
+			}
+		}
 		c.Request = req.WithContext(ctx)
 
 		c.Next()
 
+		if !recording {
+			return
+		}
 		status := c.Writer.Status()
 		span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 		if status >= 500 {

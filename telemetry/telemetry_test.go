@@ -650,3 +650,71 @@ func BenchmarkGetArticle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTelemetryOverhead measures GET /articles/{id} with telemetry off and fully on
+// (metrics, logs, traces sampled at the given ratio) in the same loop, one request of
+// each in turn, so that the machine's drift affects both alike. It reports each side's
+// time per request and the added time in percent.
+//
+//	go test -run XXX -bench TelemetryOverhead -benchtime 20000x ./telemetry/
+func BenchmarkTelemetryOverhead(b *testing.B) {
+	for _, d := range storetest.Dialects {
+		for _, ratio := range []float64{0.1, 1} {
+			b.Run(fmt.Sprintf("db=%s/sampled=%g", d, ratio), func(b *testing.B) {
+				ctx := context.Background()
+				st, err := store.Open(ctx, storetest.URL(b, d), store.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = st.Close() })
+				if _, err := st.MigrateUp(ctx); err != nil {
+					b.Fatal(err)
+				}
+				off, err := app.NewHandler(app.Options{Store: st})
+				if err != nil {
+					b.Fatal(err)
+				}
+				tel, on := setupOn(b, d, telemetry.Config{
+					Metrics: true, Stderr: io.Discard,
+					OTLPEndpoint: startReceiver(b).addr, OTLPInsecure: true, SampleRatio: ratio,
+				})
+				b.Cleanup(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					_ = tel.Shutdown(ctx)
+				})
+				offPath := "/articles/" + createArticle(b, off, []string{"sci-fi"}, nil)
+				onPath := "/articles/" + createArticle(b, on, []string{"sci-fi"}, nil)
+				var offTime, onTime time.Duration
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					// Alternate which goes first, so neither always runs on a warm cache.
+					first, second := off, on
+					firstPath, secondPath := offPath, onPath
+					if i%2 == 1 {
+						first, second, firstPath, secondPath = on, off, onPath, offPath
+					}
+					t0 := time.Now()
+					r1 := do(first, http.MethodGet, firstPath, "", nil)
+					t1 := time.Now()
+					r2 := do(second, http.MethodGet, secondPath, "", nil)
+					t2 := time.Now()
+					if r1.Code != http.StatusOK || r2.Code != http.StatusOK {
+						b.Fatalf("GET: %d, %d", r1.Code, r2.Code)
+					}
+					if i%2 == 0 {
+						offTime += t1.Sub(t0)
+						onTime += t2.Sub(t1)
+					} else {
+						onTime += t1.Sub(t0)
+						offTime += t2.Sub(t1)
+					}
+				}
+				n := float64(b.N)
+				b.ReportMetric(float64(offTime.Nanoseconds())/n, "off-ns/req")
+				b.ReportMetric(float64(onTime.Nanoseconds())/n, "on-ns/req")
+				b.ReportMetric(100*(float64(onTime)/float64(offTime)-1), "overhead-%")
+			})
+		}
+	}
+}
