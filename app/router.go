@@ -95,6 +95,11 @@ func NewHandler(opts Options) (http.Handler, error) {
 	// carries the request's context (deadline, cancellation, trace) down to the store.
 	r.ContextWithFallback = true
 	r.HandleMethodNotAllowed = true
+	// The client address is the peer's: X-Forwarded-For from anyone would let a client
+	// choose the address it is logged (and, later, rate limited) under.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		return nil, fmt.Errorf("gin trusted proxies: %w", err)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, newProblem(http.StatusNotFound, fmt.Sprintf("no route for %s %s", c.Request.Method, c.Request.URL.Path)))
 	})

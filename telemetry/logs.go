@@ -7,14 +7,13 @@ import (
 	"log/slog"
 	"sync"
 
-	"go.opentelemetry.io/otel/trace"
 	"gopkg.in/natefinch/lumberjack.v2"
 )
 
-// newLogger returns the process logger: logfmt (slog's text format: key=value, values
-// quoted where needed, parseable by Loki's `| logfmt --strict`) to stderr and, when
-// configured, to a size-rotated file. Each record made with a context of a recorded
-// span carries trace_id and span_id.
+// newLogger returns the process logger: logfmt (key=value, values quoted where needed,
+// parseable by Loki's `| logfmt --strict`) to stderr and, when configured, to a
+// size-rotated file. Each record made with a context of a span carries trace_id and
+// span_id.
 func newLogger(cfg Config) (*slog.Logger, func(context.Context) error) {
 	w := cfg.Stderr
 	closeFn := func(context.Context) error { return nil }
@@ -27,8 +26,7 @@ func newLogger(cfg Config) (*slog.Logger, func(context.Context) error) {
 		w = io.MultiWriter(cfg.Stderr, &tolerantWriter{w: file, report: cfg.Stderr, name: cfg.LogFile})
 		closeFn = func(context.Context) error { return file.Close() }
 	}
-	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel})
-	return slog.New(traceHandler{h}), closeFn
+	return slog.New(newLogfmtHandler(w, cfg.LogLevel)), closeFn
 }
 
 // tolerantWriter keeps logging alive when the log file cannot be written (disk full,
@@ -55,21 +53,4 @@ func (t *tolerantWriter) Write(p []byte) (int, error) {
 		fmt.Fprintf(t.report, "level=INFO msg=\"log file writable again\" file=%q\n", t.name)
 	}
 	return len(p), nil
-}
-
-// traceHandler adds the ids of the current span to every record.
-type traceHandler struct{ slog.Handler }
-
-func (h traceHandler) Handle(ctx context.Context, r slog.Record) error {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h traceHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return traceHandler{h.Handler.WithAttrs(as)}
-}
-func (h traceHandler) WithGroup(name string) slog.Handler {
-	return traceHandler{h.Handler.WithGroup(name)}
 }
