@@ -59,6 +59,8 @@ needs nothing installed; give it a postgres:// URL to run on PostgreSQL.`,
 		newMigrateCommand(),
 		newSeedCommand(),
 		newVersionCommand(build),
+		newProvisionCommand(),
+		newHealthcheckCommand(),
 	)
 	return root
 }

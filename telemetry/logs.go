@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -21,6 +23,14 @@ func newLogger(cfg Config) (*slog.Logger, func(context.Context) error) {
 		maxMB := cfg.LogFileMaxMB
 		if maxMB <= 0 {
 			maxMB = 100
+		}
+		// Created readable by all before lumberjack opens it (lumberjack would make it
+		// 0600 and keeps an existing file's mode across rotations): the log shippers
+		// that read it run as other users.
+		if err := os.MkdirAll(filepath.Dir(cfg.LogFile), 0o755); err == nil {
+			if f, err := os.OpenFile(cfg.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+				f.Close()
+			}
 		}
 		file := &lumberjack.Logger{Filename: cfg.LogFile, MaxSize: maxMB, MaxBackups: 5}
 		w = io.MultiWriter(cfg.Stderr, &tolerantWriter{w: file, report: cfg.Stderr, name: cfg.LogFile})

@@ -1,0 +1,228 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/articlesd/articlesd/embedded"
+)
+
+// loadCompose loads docker-compose.yml with the loader and schema of `docker compose`
+// itself, every profile enabled, .env read as compose reads it.
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
+		cli.WithWorkingDirectory(".."), cli.WithEnvFiles("../.env"), cli.WithDotEnv, cli.WithProfiles([]string{"*"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml does not load: %v", err)
+	}
+	return p
+}
+
+func dotEnv(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("../.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+var pinnedTag = regexp.MustCompile(`^[a-z0-9./-]+:v?[0-9]+\.[0-9]+(\.[0-9]+)?([.-][a-z0-9.-]+)?$`)
+
+func TestComposeFile(t *testing.T) {
+	p := loadCompose(t)
+	want := []string{"alloy", "articlesd", "grafana", "loki", "migrate", "postgres", "prometheus", "promtail", "provision", "tempo"}
+	if got := p.ServiceNames(); !slices.Equal(sortedCopy(got), want) {
+		t.Fatalf("services = %v, want %v", sortedCopy(got), want)
+	}
+
+	oneShot := map[string]bool{}
+	for name, s := range p.Services {
+		// Every image is a released version; ours is built from the Dockerfile.
+		switch {
+		case s.Build != nil:
+			if s.Image != "articlesd:local" {
+				t.Errorf("%s: built image named %q, want articlesd:local", name, s.Image)
+			}
+		case !pinnedTag.MatchString(s.Image) || strings.HasSuffix(s.Image, ":latest"):
+			t.Errorf("%s: image %q is not pinned to a release", name, s.Image)
+		}
+		if s.Restart == "no" {
+			oneShot[name] = true
+		}
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeBind {
+				if _, err := os.Stat(v.Source); err != nil {
+					t.Errorf("%s: bind mount source %s: %v", name, v.Source, err)
+				}
+			}
+			if v.Type == types.VolumeTypeVolume {
+				if _, ok := p.Volumes[v.Source]; !ok {
+					t.Errorf("%s: volume %q is not declared", name, v.Source)
+				}
+			}
+		}
+	}
+
+	// Each dependency is a one-shot that must complete or a service with a healthcheck
+	// that must be healthy, so `docker compose up` comes up in order on the first try.
+	for name, s := range p.Services {
+		for dep, cond := range s.DependsOn {
+			target, ok := p.Services[dep]
+			if !ok {
+				t.Errorf("%s depends on unknown service %s", name, dep)
+				continue
+			}
+			switch cond.Condition {
+			case types.ServiceConditionCompletedSuccessfully:
+				if !oneShot[dep] {
+					t.Errorf("%s waits for %s to complete, but %s is not a one-shot (restart: \"no\")", name, dep, dep)
+				}
+			case types.ServiceConditionHealthy:
+				if target.HealthCheck == nil || len(target.HealthCheck.Test) == 0 || target.HealthCheck.Disable {
+					t.Errorf("%s waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
+				}
+			default:
+				t.Errorf("%s depends on %s with condition %q: want service_healthy or service_completed_successfully", name, dep, cond.Condition)
+			}
+		}
+	}
+	for _, name := range []string{"postgres", "articlesd", "prometheus", "grafana"} {
+		if hc := p.Services[name].HealthCheck; hc == nil || len(hc.Test) == 0 {
+			t.Errorf("%s has no healthcheck", name)
+		}
+	}
+	if got := p.Services["promtail"].Profiles; !slices.Equal(got, []string{"promtail"}) {
+		t.Errorf("promtail profiles = %v, want [promtail] (Alloy is the default shipper)", got)
+	}
+
+	// Published ports are the ones .env names.
+	env := dotEnv(t)
+	wantPorts := map[string][]string{
+		"articlesd":  {"API_PORT:8080"},
+		"prometheus": {"PROMETHEUS_PORT:9090"},
+		"grafana":    {"GRAFANA_PORT:3000"},
+		"loki":       {"LOKI_PORT:3100"},
+		"promtail":   {"PROMTAIL_PORT:9080"},
+		"alloy":      {"ALLOY_PORT:12345"},
+		"tempo":      {"TEMPO_PORT:3200", "TEMPO_OTLP_GRPC_PORT:4317", "TEMPO_OTLP_HTTP_PORT:4318"},
+	}
+	for name, specs := range wantPorts {
+		var got, want []string
+		for _, pc := range p.Services[name].Ports {
+			if pc.Published == "" {
+				t.Errorf("%s publishes container port %d on no host port (is .env read?)", name, pc.Target)
+			}
+			got = append(got, pc.Published+":"+strconv.Itoa(int(pc.Target)))
+		}
+		for _, spec := range specs {
+			v, target, _ := strings.Cut(spec, ":")
+			want = append(want, env[v]+":"+target)
+		}
+		if !slices.Equal(sortedCopy(got), sortedCopy(want)) {
+			t.Errorf("%s publishes %v, want %v (from .env)", name, got, want)
+		}
+	}
+	for k, v := range map[string]string{"API_PORT": "8080", "PROMETHEUS_PORT": "9090", "PROMTAIL_PORT": "9080", "GRAFANA_PORT": "3001", "LOKI_PORT": "3100", "TEMPO_PORT": "3200", "TEMPO_OTLP_GRPC_PORT": "4317", "TEMPO_OTLP_HTTP_PORT": "4318"} {
+		if env[k] != v {
+			t.Errorf(".env %s=%s, want the seed's %s", k, env[k], v)
+		}
+	}
+}
+
+// TestComposeMountsWhatProvisionWrites provisions the stack as the `provision` service
+// does and checks that every file and directory the other services are pointed at under
+// /stack exists in it, and that they mount the same volume read-only.
+func TestComposeMountsWhatProvisionWrites(t *testing.T) {
+	p := loadCompose(t)
+	prov := p.Services["provision"]
+	if !slices.Equal(prov.Command, types.ShellCommand{"provision-grafana", "--out", "/stack"}) {
+		t.Fatalf("provision command = %v", prov.Command)
+	}
+	files, err := embedded.Stack(embedded.DefaultStackParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := writeStack(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(inContainer string) bool {
+		_, err := os.Stat(filepath.Join(dir, strings.TrimPrefix(inContainer, "/stack/")))
+		return err == nil
+	}
+	stackRef := regexp.MustCompile(`/stack/[A-Za-z0-9._/-]+`)
+	refs := 0
+	for name, s := range p.Services {
+		if name == "provision" {
+			continue
+		}
+		var mentions []string
+		for _, arg := range s.Command {
+			mentions = append(mentions, stackRef.FindAllString(arg, -1)...)
+		}
+		for _, v := range s.Environment {
+			if v != nil {
+				mentions = append(mentions, stackRef.FindAllString(*v, -1)...)
+			}
+		}
+		if len(mentions) == 0 {
+			continue
+		}
+		mounted := false
+		for _, v := range s.Volumes {
+			if v.Source == "stack" && v.Target == "/stack" {
+				mounted = true
+				if !v.ReadOnly {
+					t.Errorf("%s mounts the stack volume writable", name)
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("%s refers to %v but does not mount the stack volume at /stack", name, mentions)
+		}
+		dependsOnProvision := s.DependsOn["provision"].Condition == types.ServiceConditionCompletedSuccessfully
+		if !dependsOnProvision {
+			t.Errorf("%s reads /stack but does not wait for provision to complete", name)
+		}
+		for _, m := range mentions {
+			refs++
+			if !exists(m) {
+				t.Errorf("%s refers to %s, which provision-grafana does not write", name, m)
+			}
+		}
+	}
+	if refs < 6 {
+		t.Fatalf("only %d references to /stack found: the check did not see the services' commands", refs)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
