@@ -115,6 +115,9 @@ type Title = string
 // ArticleId defines model for ArticleId.
 type ArticleId = string
 
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
 // Limit defines model for Limit.
 type Limit = int
 
@@ -130,8 +133,17 @@ type Error = Problem
 // NotFound An RFC 9457 problem document.
 type NotFound = Problem
 
+// PreconditionFailed An RFC 9457 problem document.
+type PreconditionFailed = Problem
+
+// PreconditionRequired An RFC 9457 problem document.
+type PreconditionRequired = Problem
+
 // TooLarge An RFC 9457 problem document.
 type TooLarge = Problem
+
+// Unauthorized An RFC 9457 problem document.
+type Unauthorized = Problem
 
 // UnsupportedMediaType An RFC 9457 problem document.
 type UnsupportedMediaType = Problem
@@ -175,6 +187,22 @@ type SearchArticlesParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// DeleteArticleParams defines parameters for DeleteArticle.
+type DeleteArticleParams struct {
+	// IfMatch Change the article only if it is still at this version (its `ETag`); otherwise the
+	// answer is 412 and nothing changes. `*` matches any version. Required when the
+	// server runs with `--require-if-match` (else 428).
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UpdateArticleParams defines parameters for UpdateArticle.
+type UpdateArticleParams struct {
+	// IfMatch Change the article only if it is still at this version (its `ETag`); otherwise the
+	// answer is 412 and nothing changes. `*` matches any version. Required when the
+	// server runs with `--require-if-match` (else 428).
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
 // CreateArticleJSONRequestBody defines body for CreateArticle for application/json ContentType.
 type CreateArticleJSONRequestBody = ArticleCreate
 
@@ -197,13 +225,13 @@ type ServerInterface interface {
 	SearchArticles(c *gin.Context, params SearchArticlesParams)
 	// DeleteArticle Delete an article
 	// (DELETE /articles/{id})
-	DeleteArticle(c *gin.Context, id ArticleId)
+	DeleteArticle(c *gin.Context, id ArticleId, params DeleteArticleParams)
 	// GetArticleById Get an article
 	// (GET /articles/{id})
 	GetArticleById(c *gin.Context, id ArticleId)
 	// UpdateArticle Update an article
 	// (PUT /articles/{id})
-	UpdateArticle(c *gin.Context, id ArticleId)
+	UpdateArticle(c *gin.Context, id ArticleId, params UpdateArticleParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -396,6 +424,30 @@ func (siw *ServerInterfaceWrapper) DeleteArticle(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteArticleParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -403,7 +455,7 @@ func (siw *ServerInterfaceWrapper) DeleteArticle(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.DeleteArticle(c, id)
+	siw.Handler.DeleteArticle(c, id, params)
 }
 
 // GetArticleById operation middleware
@@ -446,6 +498,30 @@ func (siw *ServerInterfaceWrapper) UpdateArticle(c *gin.Context) {
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateArticleParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -453,7 +529,7 @@ func (siw *ServerInterfaceWrapper) UpdateArticle(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.UpdateArticle(c, id)
+	siw.Handler.UpdateArticle(c, id, params)
 }
 
 // GinServerOptions provides options for the Gin server.
@@ -498,7 +574,20 @@ type ErrorApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
+type PreconditionFailedApplicationProblemPlusJSONResponse Problem
+
+type PreconditionRequiredApplicationProblemPlusJSONResponse Problem
+
 type TooLargeApplicationProblemPlusJSONResponse Problem
+
+type UnauthorizedResponseHeaders struct {
+	WWWAuthenticate string
+}
+type UnauthorizedApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnauthorizedResponseHeaders
+}
 
 type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
 
@@ -574,6 +663,7 @@ type CreateArticleResponseObject interface {
 }
 
 type CreateArticle201ResponseHeaders struct {
+	ETag     string
 	Location string
 }
 
@@ -589,6 +679,7 @@ func (response CreateArticle201JSONResponse) VisitCreateArticleResponse(w http.R
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -607,6 +698,23 @@ func (response CreateArticle400ApplicationProblemPlusJSONResponse) VisitCreateAr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateArticle401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateArticle401ApplicationProblemPlusJSONResponse) VisitCreateArticleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
+	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -771,7 +879,8 @@ func (response SearchArticlesdefaultApplicationProblemPlusJSONResponse) VisitSea
 }
 
 type DeleteArticleRequestObject struct {
-	Id ArticleId `json:"id"`
+	Id     ArticleId `json:"id"`
+	Params DeleteArticleParams
 }
 
 type DeleteArticleResponseObject interface {
@@ -792,15 +901,18 @@ func (response DeleteArticle200JSONResponse) VisitDeleteArticleResponse(w http.R
 	return err
 }
 
-type DeleteArticle401ApplicationProblemPlusJSONResponse Problem
+type DeleteArticle401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
 
 func (response DeleteArticle401ApplicationProblemPlusJSONResponse) VisitDeleteArticleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -818,6 +930,38 @@ func (response DeleteArticle404ApplicationProblemPlusJSONResponse) VisitDeleteAr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteArticle412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteArticle412ApplicationProblemPlusJSONResponse) VisitDeleteArticleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteArticle428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteArticle428ApplicationProblemPlusJSONResponse) VisitDeleteArticleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(428)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -847,15 +991,23 @@ type GetArticleByIdResponseObject interface {
 	VisitGetArticleByIdResponse(w http.ResponseWriter) error
 }
 
-type GetArticleById200JSONResponse Article
+type GetArticleById200ResponseHeaders struct {
+	ETag string
+}
+
+type GetArticleById200JSONResponse struct {
+	Body    Article
+	Headers GetArticleById200ResponseHeaders
+}
 
 func (response GetArticleById200JSONResponse) VisitGetArticleByIdResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -895,23 +1047,32 @@ func (response GetArticleByIddefaultApplicationProblemPlusJSONResponse) VisitGet
 }
 
 type UpdateArticleRequestObject struct {
-	Id   ArticleId `json:"id"`
-	Body *UpdateArticleJSONRequestBody
+	Id     ArticleId `json:"id"`
+	Params UpdateArticleParams
+	Body   *UpdateArticleJSONRequestBody
 }
 
 type UpdateArticleResponseObject interface {
 	VisitUpdateArticleResponse(w http.ResponseWriter) error
 }
 
-type UpdateArticle200JSONResponse Article
+type UpdateArticle200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateArticle200JSONResponse struct {
+	Body    Article
+	Headers UpdateArticle200ResponseHeaders
+}
 
 func (response UpdateArticle200JSONResponse) VisitUpdateArticleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -933,15 +1094,18 @@ func (response UpdateArticle400ApplicationProblemPlusJSONResponse) VisitUpdateAr
 	return err
 }
 
-type UpdateArticle401ApplicationProblemPlusJSONResponse Problem
+type UpdateArticle401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
 
 func (response UpdateArticle401ApplicationProblemPlusJSONResponse) VisitUpdateArticleResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("WWW-Authenticate", fmt.Sprint(response.Headers.WWWAuthenticate))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -959,6 +1123,22 @@ func (response UpdateArticle404ApplicationProblemPlusJSONResponse) VisitUpdateAr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateArticle412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateArticle412ApplicationProblemPlusJSONResponse) VisitUpdateArticleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -991,6 +1171,22 @@ func (response UpdateArticle415ApplicationProblemPlusJSONResponse) VisitUpdateAr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateArticle428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateArticle428ApplicationProblemPlusJSONResponse) VisitUpdateArticleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(428)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1215,10 +1411,11 @@ func (sh *strictHandler) SearchArticles(ctx *gin.Context, params SearchArticlesP
 }
 
 // DeleteArticle operation middleware
-func (sh *strictHandler) DeleteArticle(ctx *gin.Context, id ArticleId) {
+func (sh *strictHandler) DeleteArticle(ctx *gin.Context, id ArticleId, params DeleteArticleParams) {
 	var request DeleteArticleRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteArticle(ctx, request.(DeleteArticleRequestObject))
@@ -1267,10 +1464,11 @@ func (sh *strictHandler) GetArticleById(ctx *gin.Context, id ArticleId) {
 }
 
 // UpdateArticle operation middleware
-func (sh *strictHandler) UpdateArticle(ctx *gin.Context, id ArticleId) {
+func (sh *strictHandler) UpdateArticle(ctx *gin.Context, id ArticleId, params UpdateArticleParams) {
 	var request UpdateArticleRequestObject
 
 	request.Id = id
+	request.Params = params
 
 	var body UpdateArticleJSONRequestBody
 	var err error

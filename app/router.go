@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/articlesd/articlesd/embedded"
+	"github.com/articlesd/articlesd/store"
 )
 
 // Options configure the HTTP handler.
@@ -38,6 +39,22 @@ type Options struct {
 	Metrics http.Handler
 	// OnArticleCreated, when set, is told of each article created.
 	OnArticleCreated func(tags []string)
+	// Auth checks the bearer token of the operations the document marks as needing one
+	// (creating, updating, deleting). Nil leaves them open.
+	Auth Authenticator
+	// RequireIfMatch answers 428 to updates and deletes without If-Match.
+	RequireIfMatch bool
+	// RateLimit, when above zero, is the requests per second each client address may
+	// make (with bursts of RateBurst); beyond it the answer is 429 with Retry-After.
+	RateLimit float64
+	RateBurst int
+}
+
+// Authenticator decides whether a bearer token may use the protected operations.
+type Authenticator interface {
+	// Authenticate returns the name of the token's owner, or ok=false for an unknown
+	// token; an error means the answer could not be found (database unavailable).
+	Authenticate(ctx context.Context, token string) (name string, ok bool, err error)
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -106,13 +123,18 @@ func NewHandler(opts Options) (http.Handler, error) {
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, newProblem(http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", c.Request.Method, c.Request.URL.Path)))
 	})
+	r.Use(securityHeaders)
 	r.Use(opts.Middleware...)
+	if opts.RateLimit > 0 {
+		r.Use(newClientLimiter(opts.RateLimit, opts.RateBurst).middleware)
+	}
 	r.Use(recoverProblem(opts.Logger), responseSpan(tracer))
 
 	v := newValidator(doc, opts.MaxBodyBytes, tracer)
+	v.auth = opts.Auth
 	r.Use(v.middleware)
 
-	server := &Server{store: opts.Store, created: opts.OnArticleCreated}
+	server := &Server{store: opts.Store, created: opts.OnArticleCreated, requireIfMatch: opts.RequireIfMatch}
 	strict := NewStrictHandlerWithOptions(server, []StrictMiddlewareFunc{handlerSpan(tracer)}, StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
 			writeProblem(c, newProblem(http.StatusBadRequest, "the request body is not valid JSON for this operation"))
@@ -172,9 +194,42 @@ func internalError(log *slog.Logger) func(c *gin.Context, err error) {
 			writeProblem(c, newProblem(499, "the client closed the request"))
 			return
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			log.ErrorContext(c, "database unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+			unavailable(c)
+			return
+		}
 		log.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 		writeProblem(c, newProblem(http.StatusInternalServerError, "the server could not complete the request"))
 	}
+}
+
+// uiPolicy lets Swagger UI load only the binary's own assets and talk only to this
+// server (inline style attributes are how Swagger UI lays itself out).
+const uiPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+	"font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// apiPolicy: API answers are data, never documents to render.
+const apiPolicy = "default-src 'none'; frame-ancestors 'none'"
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if strings.HasPrefix(c.Request.URL.Path, "/ui") {
+		h.Set("Content-Security-Policy", uiPolicy)
+		h.Set("X-Frame-Options", "DENY")
+	} else {
+		h.Set("Content-Security-Policy", apiPolicy)
+	}
+	c.Next()
+}
+
+// unavailable answers 503: the database is away; the client may retry shortly.
+func unavailable(c *gin.Context) {
+	c.Header("Retry-After", "5")
+	writeProblem(c, newProblem(http.StatusServiceUnavailable, "the database is unavailable; try again in a few seconds"))
 }
 
 // recoverProblem turns a panic into a 500 problem document and a log line with the

@@ -15,9 +15,10 @@ import (
 // ArticleStore is what the API needs from storage; *store.Store provides it.
 type ArticleStore interface {
 	CreateArticle(ctx context.Context, in store.NewArticle) (store.Article, error)
+	GetArticle(ctx context.Context, id int64) (store.Article, error)
 	ViewArticle(ctx context.Context, id int64) (store.Article, error)
-	UpdateArticle(ctx context.Context, id int64, p store.ArticlePatch) (store.Article, error)
-	DeleteArticle(ctx context.Context, id int64) error
+	UpdateArticle(ctx context.Context, id int64, p store.ArticlePatch, expectVersion int64) (store.Article, error)
+	DeleteArticle(ctx context.Context, id int64, expectVersion int64) error
 	ListTitles(ctx context.Context, f store.ListFilter) ([]string, int64, error)
 	Search(ctx context.Context, query string, limit, offset int) ([]store.Article, error)
 	Popular(ctx context.Context, f store.ListFilter) ([]store.Article, error)
@@ -29,8 +30,9 @@ var _ StrictServerInterface = (*Server)(nil)
 // Server implements the operations of embedded/openapi.yaml. Requests reach it only
 // after they have been validated against that document.
 type Server struct {
-	store   ArticleStore
-	created func(tags []string)
+	store          ArticleStore
+	created        func(tags []string)
+	requireIfMatch bool
 }
 
 // Defaults from embedded/openapi.yaml, applied when a parameter is absent.
@@ -160,7 +162,7 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 	}
 	s.created(a.Tags)
 	out := toAPI(a)
-	return CreateArticle201JSONResponse{Body: out, Headers: CreateArticle201ResponseHeaders{Location: "/articles/" + out.Id}}, nil
+	return CreateArticle201JSONResponse{Body: out, Headers: CreateArticle201ResponseHeaders{Location: "/articles/" + out.Id, ETag: etag(a.Version)}}, nil
 }
 
 // blankFields reports the required text fields that are empty after trimming. The
@@ -190,7 +192,7 @@ func (s *Server) GetArticleById(ctx context.Context, req GetArticleByIdRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return GetArticleById200JSONResponse(toAPI(a)), nil
+	return GetArticleById200JSONResponse{Body: toAPI(a), Headers: GetArticleById200ResponseHeaders{ETag: etag(a.Version)}}, nil
 }
 
 // UpdateArticle changes the fields present in the body (PUT /articles/{id}).
@@ -218,14 +220,20 @@ func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObje
 	if fields := blankFields(check); len(fields) > 0 {
 		return UpdateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the update is not valid", fields...))}, nil
 	}
-	a, err := s.store.UpdateArticle(ctx, id, p)
-	if errors.Is(err, store.ErrNotFound) {
-		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	expect, pr, ok := s.precondition(ctx, id, req.Params.IfMatch)
+	if !ok {
+		return updatePrecondition(pr), nil
 	}
-	if err != nil {
+	a, err := s.store.UpdateArticle(ctx, id, p, expect)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	case errors.Is(err, store.ErrVersionMismatch):
+		return UpdateArticle412ApplicationProblemPlusJSONResponse{PreconditionFailedApplicationProblemPlusJSONResponse(versionChanged(req.Id))}, nil
+	case err != nil:
 		return nil, err
 	}
-	return UpdateArticle200JSONResponse(toAPI(a)), nil
+	return UpdateArticle200JSONResponse{Body: toAPI(a), Headers: UpdateArticle200ResponseHeaders{ETag: etag(a.Version)}}, nil
 }
 
 // DeleteArticle removes an article and its tags (DELETE /articles/{id}).
@@ -235,11 +243,17 @@ func (s *Server) DeleteArticle(ctx context.Context, req DeleteArticleRequestObje
 	if !ok {
 		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
 	}
-	err := s.store.DeleteArticle(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	expect, pr, ok := s.precondition(ctx, id, req.Params.IfMatch)
+	if !ok {
+		return deletePrecondition(pr), nil
 	}
-	if err != nil {
+	err := s.store.DeleteArticle(ctx, id, expect)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	case errors.Is(err, store.ErrVersionMismatch):
+		return DeleteArticle412ApplicationProblemPlusJSONResponse{PreconditionFailedApplicationProblemPlusJSONResponse(versionChanged(req.Id))}, nil
+	case err != nil:
 		return nil, err
 	}
 	return DeleteArticle200JSONResponse{Id: req.Id, Message: fmt.Sprintf("article %s deleted", req.Id)}, nil

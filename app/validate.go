@@ -27,6 +27,7 @@ type validator struct {
 	routes       map[string]*routers.Route // "METHOD /gin/:template"
 	maxBodyBytes int64
 	tracer       trace.Tracer
+	auth         Authenticator
 }
 
 func newValidator(doc *openapi3.T, maxBodyBytes int64, tracer trace.Tracer) *validator {
@@ -58,12 +59,44 @@ func (v *validator) middleware(c *gin.Context) {
 		c.Next()
 		return
 	}
+	// Authentication first: an anonymous client learns nothing about its body.
+	if v.auth != nil && route.Operation.Security != nil && len(*route.Operation.Security) > 0 {
+		if !v.authenticate(c) {
+			return
+		}
+	}
 	if p, bad := v.check(c, route); bad {
 		writeProblem(c, p)
 		return
 	}
 	c.Next()
 }
+
+// authenticate checks the request's bearer token, answering 401 (or 503) when it fails.
+func (v *validator) authenticate(c *gin.Context) bool {
+	scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="articlesd"`)
+		writeProblem(c, newProblem(http.StatusUnauthorized, "this operation needs an API token: Authorization: Bearer <token>"))
+		return false
+	}
+	name, ok, err := v.auth.Authenticate(c.Request.Context(), token)
+	if err != nil {
+		unavailable(c)
+		return false
+	}
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="articlesd", error="invalid_token"`)
+		writeProblem(c, newProblem(http.StatusUnauthorized, "the API token is not valid (unknown or revoked)"))
+		return false
+	}
+	c.Set(principalKey, name)
+	return true
+}
+
+// principalKey is where the name of the authenticated token is kept in the request.
+const principalKey = "articlesd.principal"
 
 // check reads and validates a request, in a "validate request" span.
 func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) {

@@ -213,8 +213,13 @@ func serveConfig(dbURL string) Config {
 		IdleTimeout:       30 * time.Second,
 		MaxBodyBytes:      1 << 20,
 		DBMaxConns:        4,
+		Auth:              "on",
+		BootstrapToken:    testToken,
 	}
 }
+
+// testToken is the bootstrap token of the test servers; httpDo sends it.
+const testToken = "test-token-0123456789abcdef"
 
 // testServer is a runServe running in the background.
 type testServer struct {
@@ -282,6 +287,7 @@ func httpDo(t *testing.T, method, url, contentType, body string) (int, http.Head
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	client := &http.Client{Timeout: 20 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -299,47 +305,68 @@ func httpDo(t *testing.T, method, url, contentType, body string) (int, http.Head
 // migrate
 // ---------------------------------------------------------------------------
 
-// checkStatus checks the output of `migrate status` for the single migration of the
-// schema: the header, the row's columns aligned under it and the row's status.
-func checkStatus(t *testing.T, out string, wantApplied bool) {
+// migrationNames are the embedded migrations as `migrate` prints them: 0001_articles, …
+func migrationNames(t *testing.T) []string {
 	t.Helper()
-	ls := lines(out)
-	if len(ls) != 2 {
-		t.Fatalf("migrate status printed %d lines, want 2:\n%s", len(ls), out)
+	ms, err := store.Migrations(store.SQLite)
+	if err != nil {
+		t.Fatal(err)
 	}
-	header, row := ls[0], ls[1]
+	var names []string
+	for _, m := range ms {
+		names = append(names, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+	}
+	if len(names) < 2 {
+		t.Fatalf("only %d migrations: %v", len(names), names)
+	}
+	return names
+}
+
+// checkStatus checks the output of `migrate status`: the header, one row per migration
+// with its columns aligned under the header, the first `applied` of them applied (with
+// a recent RFC 3339 time) and the others pending.
+func checkStatus(t *testing.T, out string, applied int) {
+	t.Helper()
+	names := migrationNames(t)
+	ls := lines(out)
+	if len(ls) != 1+len(names) {
+		t.Fatalf("migrate status printed %d lines, want %d:\n%s", len(ls), 1+len(names), out)
+	}
+	header := ls[0]
 	if got, want := strings.Fields(header), []string{"VERSION", "NAME", "STATUS", "APPLIED", "AT"}; !equal(got, want) {
 		t.Fatalf("header fields = %q, want %q", got, want)
 	}
-	fields := strings.Fields(row)
-	if len(fields) != 4 {
-		t.Fatalf("row %q has %d columns, want 4", row, len(fields))
-	}
-	// The columns line up: each value starts where its heading starts.
-	for i, heading := range []string{"VERSION", "NAME", "STATUS", "APPLIED AT"} {
-		h, v := strings.Index(header, heading), columnStart(row, i)
-		if h != v {
-			t.Errorf("column %d (%s) starts at %d in the header but at %d in the row:\n%s", i, heading, h, v, out)
+	for r, row := range ls[1:] {
+		fields := strings.Fields(row)
+		if len(fields) != 4 {
+			t.Fatalf("row %q has %d columns, want 4", row, len(fields))
 		}
-	}
-	if fields[0] != "0001" || fields[1] != "articles" {
-		t.Fatalf("row = %q, want migration 0001 articles", row)
-	}
-	if !wantApplied {
-		if fields[2] != "pending" || fields[3] != "-" {
-			t.Fatalf("row = %q, want 0001 articles pending -", row)
+		// The columns line up: each value starts where its heading starts.
+		for i, heading := range []string{"VERSION", "NAME", "STATUS", "APPLIED AT"} {
+			h, v := strings.Index(header, heading), columnStart(row, i)
+			if h != v {
+				t.Errorf("column %d (%s) starts at %d in the header but at %d in the row:\n%s", i, heading, h, v, out)
+			}
 		}
-		return
-	}
-	if fields[2] != "applied" {
-		t.Fatalf("row = %q, want status applied", row)
-	}
-	at, err := time.Parse(time.RFC3339, fields[3])
-	if err != nil {
-		t.Fatalf("applied at %q is not RFC 3339: %v", fields[3], err)
-	}
-	if d := time.Since(at); d < -time.Minute || d > 10*time.Minute {
-		t.Fatalf("applied at %s, which is %s from now", at, d)
+		if got := fields[0] + "_" + fields[1]; got != names[r] {
+			t.Fatalf("row %d = %q, want migration %s", r, row, names[r])
+		}
+		if r >= applied {
+			if fields[2] != "pending" || fields[3] != "-" {
+				t.Fatalf("row = %q, want %s pending -", row, names[r])
+			}
+			continue
+		}
+		if fields[2] != "applied" {
+			t.Fatalf("row = %q, want status applied", row)
+		}
+		at, err := time.Parse(time.RFC3339, fields[3])
+		if err != nil {
+			t.Fatalf("applied at %q is not RFC 3339: %v", fields[3], err)
+		}
+		if d := time.Since(at); d < -time.Minute || d > 10*time.Minute {
+			t.Fatalf("applied at %s, which is %s from now", at, d)
+		}
 	}
 }
 
@@ -366,30 +393,52 @@ func equal(a, b []string) bool {
 }
 
 func TestMigrate(t *testing.T) {
+	names := migrationNames(t)
+	last, all := len(names)-1, len(names)
+	appliedAll := ""
+	for _, n := range names {
+		appliedAll += "applied " + n + "\n"
+	}
 	forEachDialect(t, func(t *testing.T, dbURL string) {
 		db := "--database-url=" + dbURL
 		steps := []struct {
-			args []string
-			want string // exact stdout; empty means: check with status
-			// status: the output is a `migrate status` listing, applied or not.
-			status, applied bool
-			articles        bool // whether the articles table exists afterwards
+			args     []string
+			want     string // exact stdout; empty means: a `migrate status` listing
+			applied  int    // for status: how many migrations are applied
+			articles bool   // whether the articles table exists afterwards
 		}{
-			{args: []string{"migrate", "status", db}, status: true, applied: false},
-			{args: []string{"migrate", "up", db}, want: "applied 0001_articles\n", articles: true},
+			{args: []string{"migrate", "status", db}, applied: 0},
+			{args: []string{"migrate", "up", db}, want: appliedAll, articles: true},
 			{args: []string{"migrate", "up", db}, want: "no pending migrations\n", articles: true},
-			{args: []string{"migrate", "status", db}, status: true, applied: true, articles: true},
-			{args: []string{"migrate", "down", db}, want: "reverted 0001_articles\n"},
-			{args: []string{"migrate", "status", db}, status: true, applied: false},
+			{args: []string{"migrate", "status", db}, applied: all, articles: true},
+			// down is one step: the newest migration only.
+			{args: []string{"migrate", "down", db}, want: "reverted " + names[last] + "\n", articles: true},
+			{args: []string{"migrate", "status", db}, applied: all - 1, articles: true},
+		}
+		for i := last - 1; i >= 0; i-- {
+			steps = append(steps, struct {
+				args     []string
+				want     string
+				applied  int
+				articles bool
+			}{args: []string{"migrate", "down", db}, want: "reverted " + names[i] + "\n", articles: i > 0})
+		}
+		steps = append(steps, []struct {
+			args     []string
+			want     string
+			applied  int
+			articles bool
+		}{
+			{args: []string{"migrate", "status", db}, applied: 0},
 			{args: []string{"migrate", "down", db}, want: "no applied migrations\n"},
 			// Bare `migrate` is `migrate up`.
-			{args: []string{"migrate", db}, want: "applied 0001_articles\n", articles: true},
+			{args: []string{"migrate", db}, want: appliedAll, articles: true},
 			{args: []string{"migrate", db}, want: "no pending migrations\n", articles: true},
-			{args: []string{"migrate", "status", db}, status: true, applied: true, articles: true},
-		}
+			{args: []string{"migrate", "status", db}, applied: all, articles: true},
+		}...)
 		for i, step := range steps {
 			out := mustRun(t, step.args...)
-			if step.status {
+			if step.want == "" {
 				checkStatus(t, out, step.applied)
 			} else if out != step.want {
 				t.Fatalf("step %d: articlesd %s printed %q, want %q", i, strings.Join(step.args[:len(step.args)-1], " "), out, step.want)
@@ -442,7 +491,7 @@ func TestSeedDemo(t *testing.T) {
 		if n := countArticles(t, dbURL); n != 12 {
 			t.Fatalf("after the second seed there are %d articles, want 12", n)
 		}
-		checkStatus(t, mustRun(t, "migrate", "status", "--database-url", dbURL), true)
+		checkStatus(t, mustRun(t, "migrate", "status", "--database-url", dbURL), len(migrationNames(t)))
 	})
 }
 
@@ -942,8 +991,8 @@ func TestServeLifecycle(t *testing.T) {
 		}
 		defer conn.Close()
 		_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-		fmt.Fprintf(conn, "POST /articles HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-			srv.addr, len(article), article[:10])
+		fmt.Fprintf(conn, "POST /articles HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s",
+			srv.addr, testToken, len(article), article[:10])
 		time.Sleep(200 * time.Millisecond) // let the server read the headers: the request is now active
 
 		srv.cancel()

@@ -41,6 +41,12 @@ type Config struct {
 	ServiceName      string  `mapstructure:"service-name"`
 	LogFile          string  `mapstructure:"log-file"`
 	LogFileMaxMB     int     `mapstructure:"log-file-max-mb"`
+
+	Auth           string  `mapstructure:"auth"`
+	BootstrapToken string  `mapstructure:"bootstrap-token"`
+	RequireIfMatch bool    `mapstructure:"require-if-match"`
+	RateLimit      float64 `mapstructure:"rate-limit"`
+	RateBurst      int     `mapstructure:"rate-burst"`
 }
 
 // defaults holds every key's default, so that each key is known to viper (and so
@@ -66,6 +72,11 @@ var defaults = map[string]any{
 	"service-name":        "articles-api",
 	"log-file":            "",
 	"log-file-max-mb":     100,
+	"auth":                "on",
+	"bootstrap-token":     "",
+	"require-if-match":    false,
+	"rate-limit":          0.0,
+	"rate-burst":          0,
 }
 
 // standardEnv lists the OpenTelemetry variables read besides ARTICLESD_*; the
@@ -196,6 +207,15 @@ func (c Config) Validate() error {
 			return fmt.Errorf("metrics-addr %q: want host:port or :port", c.MetricsAddr)
 		}
 	}
+	if c.Auth != "on" && c.Auth != "off" {
+		return fmt.Errorf("auth %q: want on or off", c.Auth)
+	}
+	if c.BootstrapToken != "" && len(c.BootstrapToken) < 16 {
+		return errors.New("bootstrap-token must be at least 16 characters long")
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		return fmt.Errorf("rate-limit and rate-burst must not be negative")
+	}
 	if c.LogFile != "" && c.LogFileMaxMB < 1 {
 		return fmt.Errorf("log-file-max-mb must be at least 1, not %d", c.LogFileMaxMB)
 	}
@@ -214,6 +234,9 @@ func parseLevel(s string) (slog.Level, error) {
 func (c Config) String() string {
 	type plain Config // without this String method, so that %+v does not recurse
 	c.DatabaseURL = store.Redact(c.DatabaseURL)
+	if c.BootstrapToken != "" {
+		c.BootstrapToken = "xxxxx"
+	}
 	return fmt.Sprintf("%+v", plain(c))
 }
 

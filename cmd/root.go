@@ -61,6 +61,7 @@ needs nothing installed; give it a postgres:// URL to run on PostgreSQL.`,
 		newVersionCommand(build),
 		newProvisionCommand(),
 		newHealthcheckCommand(),
+		newTokenCommand(),
 	)
 	return root
 }

@@ -48,6 +48,11 @@ func newServeCommand(build BuildInfo) *cobra.Command {
 	f.String("service-name", "articles-api", "service.name of the traces (env OTEL_SERVICE_NAME too)")
 	f.String("log-file", "", "also write logs to this file, rotated by size (what Promtail/Alloy ship to Loki)")
 	f.Int("log-file-max-mb", 100, "rotate the log file at this size")
+	f.String("auth", "on", "on: POST, PUT and DELETE need an API token; off: writes are open (demos only)")
+	f.String("bootstrap-token", "", "a token accepted besides the stored ones, at least 16 characters (env ARTICLESD_BOOTSTRAP_TOKEN; for compose and tests)")
+	f.Bool("require-if-match", false, "answer 428 to PUT and DELETE without If-Match")
+	f.Float64("rate-limit", 0, "requests per second per client address; 0: no limit")
+	f.Int("rate-burst", 0, "requests a client may burst above --rate-limit (default: the rate, at least 1)")
 	return c
 }
 
@@ -104,9 +109,17 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		}
 	}
 
+	auth, err := setUpAuth(ctx, cfg, st, logOut, log)
+	if err != nil {
+		return err
+	}
 	opts := app.Options{
 		Store: st, Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Middleware: tel.Middleware(), TracerProvider: tel.TracerProvider,
+		RequireIfMatch: cfg.RequireIfMatch, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+	}
+	if auth != nil {
+		opts.Auth = auth
 	}
 	if tel.Metrics != nil {
 		tel.Metrics.WatchArticleCount(st.CountArticles)

@@ -22,6 +22,8 @@ type Article struct {
 	Author    string  `gorm:"column:author"`
 	Tags      TagList `gorm:"column:tags"`
 	Views     int64   `gorm:"column:view_count"`
+	// Version counts the changes of the article: 1 when created, one more per update.
+	Version   int64 `gorm:"column:version"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -125,7 +127,7 @@ func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, erro
 		return insertTags(tx, []Article{a})
 	})
 	if err != nil {
-		return Article{}, fmt.Errorf("create article: %w", err)
+		return Article{}, fmt.Errorf("create article: %w", classify(err))
 	}
 	s.log.DebugContext(ctx, "store: INSERT article", "id", a.ID, "tags", len(a.Tags))
 	return a, nil
@@ -140,7 +142,7 @@ func newRow(in NewArticle) Article {
 	if tags == nil {
 		tags = TagList{}
 	}
-	return Article{Title: in.Title, Content: in.Content, Author: in.Author, Tags: tags, CreatedAt: created, UpdatedAt: created}
+	return Article{Title: in.Title, Content: in.Content, Author: in.Author, Tags: tags, Version: 1, CreatedAt: created, UpdatedAt: created}
 }
 
 func insertTags(tx *gorm.DB, articles []Article) error {
@@ -164,7 +166,7 @@ func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 		return Article{}, ErrNotFound
 	}
 	if err != nil {
-		return Article{}, fmt.Errorf("get article %d: %w", id, err)
+		return Article{}, fmt.Errorf("get article %d: %w", id, classify(err))
 	}
 	return s.finish([]Article{a})[0], nil
 }
@@ -182,12 +184,17 @@ func (s *Store) ViewArticle(ctx context.Context, id int64) (Article, error) {
 	return a, nil
 }
 
-// UpdateArticle changes the fields a patch names, advances updated_at and returns the
-// article as stored.
-func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch) (Article, error) {
+// AnyVersion, as the expected version of UpdateArticle or DeleteArticle, skips the check.
+const AnyVersion int64 = 0
+
+// UpdateArticle changes the fields a patch names, advances updated_at and the version,
+// and returns the article as stored. When expect is not AnyVersion the update happens
+// only if the article is still at that version (else ErrVersionMismatch), in the same
+// statement, so that of concurrent updates based on one version exactly one wins.
+func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch, expect int64) (Article, error) {
 	var out Article
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		set := map[string]any{"updated_at": now()}
+		set := map[string]any{"updated_at": now(), "version": gorm.Expr("version + 1")}
 		if p.Title != nil {
 			set["title"] = *p.Title
 		}
@@ -198,12 +205,16 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch) (Ar
 			set["tags"] = TagList(*p.Tags)
 		}
 		var rows []Article
-		res := tx.Model(&rows).Clauses(clause.Returning{}).Where("id = ?", id).UpdateColumns(set)
+		q := tx.Model(&rows).Clauses(clause.Returning{}).Where("id = ?", id)
+		if expect != AnyVersion {
+			q = q.Where("version = ?", expect)
+		}
+		res := q.UpdateColumns(set)
 		if res.Error != nil {
 			return res.Error
 		}
 		if len(rows) == 0 {
-			return ErrNotFound
+			return missingOrChanged(tx, id)
 		}
 		out = s.finish(rows)[0]
 		if p.Tags == nil {
@@ -214,25 +225,48 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch) (Ar
 		}
 		return insertTags(tx, rows)
 	})
-	if errors.Is(err, ErrNotFound) {
-		return Article{}, ErrNotFound
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrVersionMismatch) {
+		return Article{}, err
 	}
 	if err != nil {
-		return Article{}, fmt.Errorf("update article %d: %w", id, err)
+		return Article{}, fmt.Errorf("update article %d: %w", id, classify(err))
 	}
 	s.log.DebugContext(ctx, "store: UPDATE article", "id", id, "title", p.Title != nil, "content", p.Content != nil, "tags", p.Tags != nil)
 	return out, nil
 }
 
-// DeleteArticle removes an article and its tags.
-func (s *Store) DeleteArticle(ctx context.Context, id int64) error {
-	res := s.db.WithContext(ctx).Delete(&Article{}, id)
+// missingOrChanged tells why a conditional change touched no row.
+func missingOrChanged(tx *gorm.DB, id int64) error {
+	var n int64
+	if err := tx.Model(&Article{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return ErrVersionMismatch
+}
+
+// DeleteArticle removes an article and its tags; when expect is not AnyVersion, only if
+// the article is still at that version (else ErrVersionMismatch).
+func (s *Store) DeleteArticle(ctx context.Context, id int64, expect int64) error {
+	q := s.db.WithContext(ctx).Where("id = ?", id)
+	if expect != AnyVersion {
+		q = q.Where("version = ?", expect)
+	}
+	res := q.Delete(&Article{})
 	if res.Error != nil {
-		return fmt.Errorf("delete article %d: %w", id, res.Error)
+		return fmt.Errorf("delete article %d: %w", id, classify(res.Error))
 	}
 	if res.RowsAffected == 0 {
-		s.log.DebugContext(ctx, "store: DELETE article: no such article", "id", id)
-		return ErrNotFound
+		err := ErrNotFound
+		if expect != AnyVersion {
+			if err = missingOrChanged(s.db.WithContext(ctx), id); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrVersionMismatch) {
+				return fmt.Errorf("delete article %d: %w", id, classify(err))
+			}
+		}
+		s.log.DebugContext(ctx, "store: DELETE article: not deleted", "id", id, "reason", err.Error())
+		return err
 	}
 	s.log.DebugContext(ctx, "store: DELETE article", "id", id)
 	return nil
@@ -259,7 +293,7 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, int64, 
 	db := s.db.WithContext(ctx)
 	var total int64
 	if err := filtered(db.Model(&Article{}), f).Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("count articles: %w", err)
+		return nil, 0, fmt.Errorf("count articles: %w", classify(err))
 	}
 	titles := []string{}
 	if total > int64(f.Offset) {
@@ -268,7 +302,7 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, int64, 
 			Limit(f.Limit).Offset(f.Offset).
 			Pluck("articles.title", &titles).Error
 		if err != nil {
-			return nil, 0, fmt.Errorf("list titles: %w", err)
+			return nil, 0, fmt.Errorf("list titles: %w", classify(err))
 		}
 	}
 	return titles, total, nil
@@ -287,7 +321,7 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 		Limit(f.Limit).Offset(f.Offset).
 		Find(&out).Error
 	if err != nil {
-		return nil, fmt.Errorf("popular articles: %w", err)
+		return nil, fmt.Errorf("popular articles: %w", classify(err))
 	}
 	return s.finish(out), nil
 }
@@ -336,7 +370,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 			LIMIT ? OFFSET ?`, strings.Join(quoted, " "), limit, offset).Scan(&out).Error
 	}
 	if err != nil {
-		return nil, fmt.Errorf("search articles: %w", err)
+		return nil, fmt.Errorf("search articles: %w", classify(err))
 	}
 	return s.finish(out), nil
 }
@@ -345,7 +379,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 func (s *Store) CountArticles(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&Article{}).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count articles: %w", err)
+		return 0, fmt.Errorf("count articles: %w", classify(err))
 	}
 	return n, nil
 }

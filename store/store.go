@@ -27,6 +27,14 @@ import (
 // ErrNotFound is returned when the article asked for does not exist.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrVersionMismatch is returned when a conditional change finds the article at another
+// version than the one expected: someone else changed it first.
+var ErrVersionMismatch = errors.New("store: version mismatch")
+
+// ErrUnavailable wraps errors that say the database cannot be reached or did not answer
+// in time (as opposed to a request it rejected): retrying later may succeed.
+var ErrUnavailable = errors.New("store: database unavailable")
+
 // Dialect names the database behind a Store.
 type Dialect string
 
@@ -141,6 +149,7 @@ type Store struct {
 	views   *viewCounter
 
 	closeOnce sync.Once
+	lastUse   sync.Map // token name → when its last use was last written
 }
 
 // Open connects to the database a URL names (see ParseURL) and checks that it answers.

@@ -109,14 +109,27 @@ func TestMigrations(t *testing.T) {
 			if st[len(st)-1].AppliedAt != nil {
 				t.Fatalf("last migration still applied after down: %+v", st)
 			}
-			if _, err := s.CountArticles(ctx); err == nil && len(st) == 1 {
-				t.Fatal("articles table still exists after reverting the only migration")
+			// Reverting the newest migration keeps the articles.
+			if n, err := s.CountArticles(ctx); err != nil || n != 1 {
+				t.Fatalf("count after one step down = %d, %v; want 1", n, err)
 			}
 			if _, err := s.MigrateUp(ctx); err != nil {
 				t.Fatalf("up after down: %v", err)
 			}
-			if n, err := s.CountArticles(ctx); err != nil || n != 0 {
-				t.Fatalf("count after down+up = %d, %v; want 0", n, err)
+			if a, err := s.GetArticle(ctx, 1); err != nil || a.Version != 1 {
+				t.Fatalf("article after down+up = %+v, %v; want version 1", a, err)
+			}
+			// All the way down: no table is left.
+			for range applied {
+				if m, err := s.MigrateDown(ctx); err != nil || m == nil {
+					t.Fatalf("MigrateDown = %v, %v", m, err)
+				}
+			}
+			if m, err := s.MigrateDown(ctx); err != nil || m != nil {
+				t.Fatalf("MigrateDown with nothing applied = %v, %v", m, err)
+			}
+			if _, err := s.CountArticles(ctx); err == nil {
+				t.Fatal("articles table still exists after reverting every migration")
 			}
 		})
 	}
@@ -145,7 +158,7 @@ func TestArticleLifecycle(t *testing.T) {
 		}
 		title := "Dune: Part One"
 		empty := []string{}
-		up, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title, Tags: &empty})
+		up, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title, Tags: &empty}, store.AnyVersion)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,10 +168,10 @@ func TestArticleLifecycle(t *testing.T) {
 		if titles, n, err := s.ListTitles(ctx, store.ListFilter{Tag: "sci-fi", Limit: 10}); err != nil || n != 0 || len(titles) != 0 {
 			t.Fatalf("tag filter after clearing tags = %v %d %v", titles, n, err)
 		}
-		if err := s.DeleteArticle(ctx, a.ID); err != nil {
+		if err := s.DeleteArticle(ctx, a.ID, store.AnyVersion); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteArticle(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		if err := s.DeleteArticle(ctx, a.ID, store.AnyVersion); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("second delete = %v, want ErrNotFound", err)
 		}
 		if _, err := s.GetArticle(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
@@ -167,7 +180,7 @@ func TestArticleLifecycle(t *testing.T) {
 		if _, err := s.ViewArticle(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("view deleted = %v, want ErrNotFound", err)
 		}
-		if _, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title}); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title}, store.AnyVersion); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("update deleted = %v, want ErrNotFound", err)
 		}
 	})
@@ -301,7 +314,7 @@ func TestViewsAreBatched(t *testing.T) {
 			}
 			// Views of a deleted article are dropped without error.
 			a.ViewArticle(ctx, art.ID)
-			if err := a.DeleteArticle(ctx, art.ID); err != nil {
+			if err := a.DeleteArticle(ctx, art.ID, store.AnyVersion); err != nil {
 				t.Fatal(err)
 			}
 			if err := a.FlushViews(ctx); err != nil {
@@ -324,4 +337,64 @@ func TestSQLitePathWithURICharacters(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("database not at the path given: %v", err)
 	}
+}
+
+func TestVersionsAndTokens(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		a, _ := s.CreateArticle(ctx, store.NewArticle{Title: "t", Content: "c", Author: "a"})
+		if a.Version != 1 {
+			t.Fatalf("new article version %d, want 1", a.Version)
+		}
+		title := "t2"
+		up, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title}, 1)
+		if err != nil || up.Version != 2 {
+			t.Fatalf("update at version 1: %+v, %v", up, err)
+		}
+		if _, err := s.UpdateArticle(ctx, a.ID, store.ArticlePatch{Title: &title}, 1); !errors.Is(err, store.ErrVersionMismatch) {
+			t.Fatalf("stale update: %v, want ErrVersionMismatch", err)
+		}
+		if _, err := s.UpdateArticle(ctx, 999, store.ArticlePatch{Title: &title}, 1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("update of a missing article: %v, want ErrNotFound", err)
+		}
+		if err := s.DeleteArticle(ctx, a.ID, 1); !errors.Is(err, store.ErrVersionMismatch) {
+			t.Fatalf("stale delete: %v", err)
+		}
+		if err := s.DeleteArticle(ctx, a.ID, 2); err != nil {
+			t.Fatalf("delete at version 2: %v", err)
+		}
+		if err := s.DeleteArticle(ctx, a.ID, 2); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("delete again: %v", err)
+		}
+
+		secret, err := s.CreateToken(ctx, "ci")
+		if err != nil || !strings.HasPrefix(secret, "ad_") || len(secret) < 40 {
+			t.Fatalf("CreateToken = %q, %v", secret, err)
+		}
+		if _, err := s.CreateToken(ctx, "ci"); !errors.Is(err, store.ErrTokenExists) {
+			t.Fatalf("duplicate token: %v", err)
+		}
+		if _, err := s.CreateToken(ctx, "bad name"); err == nil {
+			t.Fatal("token name with a space accepted")
+		}
+		if name, ok, err := s.VerifyToken(ctx, secret); !ok || name != "ci" || err != nil {
+			t.Fatalf("VerifyToken(good) = %q %v %v", name, ok, err)
+		}
+		if _, ok, _ := s.VerifyToken(ctx, secret+"x"); ok {
+			t.Fatal("VerifyToken accepted a wrong secret")
+		}
+		list, _ := s.ListTokens(ctx)
+		if len(list) != 1 || list[0].Name != "ci" || list[0].Hash == secret || list[0].LastUsedAt == nil {
+			t.Fatalf("ListTokens = %+v", list)
+		}
+		if err := s.RevokeToken(ctx, "ci"); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.VerifyToken(ctx, secret); ok {
+			t.Fatal("revoked token still verifies")
+		}
+		if err := s.RevokeToken(ctx, "ci"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("revoke again: %v", err)
+		}
+	})
 }

@@ -1,0 +1,2 @@
+DROP TABLE api_tokens;
+ALTER TABLE articles DROP COLUMN version;
