@@ -215,6 +215,7 @@ func serveConfig(dbURL string) Config {
 		DBMaxConns:        4,
 		Auth:              "on",
 		BootstrapToken:    testToken,
+		RequestTimeout:    5 * time.Second,
 	}
 }
 

@@ -47,6 +47,8 @@ type Config struct {
 	RequireIfMatch bool    `mapstructure:"require-if-match"`
 	RateLimit      float64 `mapstructure:"rate-limit"`
 	RateBurst      int     `mapstructure:"rate-burst"`
+
+	RequestTimeout time.Duration `mapstructure:"request-timeout"`
 }
 
 // defaults holds every key's default, so that each key is known to viper (and so
@@ -77,6 +79,7 @@ var defaults = map[string]any{
 	"require-if-match":    false,
 	"rate-limit":          0.0,
 	"rate-burst":          0,
+	"request-timeout":     5 * time.Second,
 }
 
 // standardEnv lists the OpenTelemetry variables read besides ARTICLESD_*; the
@@ -188,6 +191,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"shutdown-timeout": c.ShutdownTimeout, "read-header-timeout": c.ReadHeaderTimeout,
 		"read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout,
+		"request-timeout": c.RequestTimeout,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be a positive duration such as 30s, not %s", name, d)

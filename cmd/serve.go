@@ -52,6 +52,7 @@ func newServeCommand(build BuildInfo) *cobra.Command {
 	f.String("bootstrap-token", "", "a token accepted besides the stored ones, at least 16 characters (env ARTICLESD_BOOTSTRAP_TOKEN; for compose and tests)")
 	f.Bool("require-if-match", false, "answer 428 to PUT and DELETE without If-Match")
 	f.Float64("rate-limit", 0, "requests per second per client address; 0: no limit")
+	f.Duration("request-timeout", defaults["request-timeout"].(time.Duration), "bound on one API request, database calls included: past it the answer is 503")
 	f.Int("rate-burst", 0, "requests a client may burst above --rate-limit (default: the rate, at least 1)")
 	return c
 }
@@ -117,6 +118,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		Store: st, Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Middleware: tel.Middleware(), TracerProvider: tel.TracerProvider,
 		RequireIfMatch: cfg.RequireIfMatch, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
+		RequestTimeout: cfg.RequestTimeout,
 	}
 	if auth != nil {
 		opts.Auth = auth
