@@ -206,7 +206,9 @@ func fieldErrors(err error) []FieldError {
 	}
 	var walk func(err error, param *openapi3.Parameter)
 	walk = func(err error, param *openapi3.Parameter) {
-		switch e := err.(type) {
+		// Each layer is visited in turn (a RequestError wraps a MultiError wraps
+		// SchemaErrors); errors.As would jump past the layer that names the field.
+		switch e := err.(type) { //nolint:errorlint // see above
 		case openapi3.MultiError:
 			for _, inner := range e {
 				walk(inner, param)

@@ -71,9 +71,15 @@ func TestProvisionGrafana(t *testing.T) {
 	}
 
 	// --check names every difference and changes nothing.
-	os.WriteFile(filepath.Join(dir, "loki/loki.yaml"), []byte("changed"), 0o644)
-	os.Remove(filepath.Join(dir, "tempo/tempo.yaml"))
-	os.WriteFile(filepath.Join(dir, "grafana/dashboards/old.json"), []byte("{}"), 0o644)
+	for _, err := range []error{
+		os.WriteFile(filepath.Join(dir, "loki/loki.yaml"), []byte("changed"), 0o644),
+		os.Remove(filepath.Join(dir, "tempo/tempo.yaml")),
+		os.WriteFile(filepath.Join(dir, "grafana/dashboards/old.json"), []byte("{}"), 0o644),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	_, _, err = run(t, "provision-grafana", "--out", dir, "--check")
 	want := dir + " differs from what provision-grafana writes: loki/loki.yaml (differs), tempo/tempo.yaml (missing), grafana/dashboards/old.json (not written by provision-grafana)"
 	if err == nil || err.Error() != want {
@@ -87,12 +93,18 @@ func TestProvisionGrafana(t *testing.T) {
 		t.Fatalf("mend: %q", out)
 	}
 	mustRun(t, "provision-grafana", "--out", dir, "--check")
-	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
 		if strings.HasPrefix(d.Name(), ".provision-") {
 			t.Errorf("temporary file left: %s", path)
 		}
 		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// --stdout prints one file; addresses come from the flags.
 	out = mustRun(t, "provision-grafana", "--stdout", "prometheus/prometheus.yml", "--api", "10.1.2.3:18080", "--stack-dir", "/etc/stack")

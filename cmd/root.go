@@ -4,8 +4,6 @@ package cmd
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"runtime"
 	"runtime/debug"
 
@@ -77,13 +75,4 @@ func newVersionCommand(build BuildInfo) *cobra.Command {
 			return err
 		},
 	}
-}
-
-// newLogger returns the logger every command writes to: text (key=value) on w.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	l, err := parseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

@@ -337,9 +337,10 @@ func scanAlloy(src string) ([]alloyBlock, error) {
 		case c == '"':
 			j := i + 1
 			for ; j < len(src) && src[j] != '"'; j++ {
-				if src[j] == '\\' {
+				switch src[j] {
+				case '\\':
 					j++
-				} else if src[j] == '\n' {
+				case '\n':
 					return nil, fmt.Errorf("string broken by a newline at byte %d", i)
 				}
 			}

@@ -16,12 +16,12 @@ import (
 
 // Article is a stored article.
 type Article struct {
-	ID        int64   `gorm:"column:id;primaryKey"`
-	Title     string  `gorm:"column:title"`
-	Content   string  `gorm:"column:content"`
-	Author    string  `gorm:"column:author"`
-	Tags      TagList `gorm:"column:tags"`
-	Views     int64   `gorm:"column:view_count"`
+	ID      int64   `gorm:"column:id;primaryKey"`
+	Title   string  `gorm:"column:title"`
+	Content string  `gorm:"column:content"`
+	Author  string  `gorm:"column:author"`
+	Tags    TagList `gorm:"column:tags"`
+	Views   int64   `gorm:"column:view_count"`
 	// Version counts the changes of the article: 1 when created, one more per update.
 	Version   int64 `gorm:"column:version"`
 	CreatedAt time.Time

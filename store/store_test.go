@@ -242,9 +242,13 @@ func TestListSearchPopular(t *testing.T) {
 			byTitle[a.Title] = a.ID
 		}
 		for i := 0; i < 3; i++ {
-			s.ViewArticle(ctx, byTitle["Building Tension in 'Alien'"])
+			if _, err := s.ViewArticle(ctx, byTitle["Building Tension in 'Alien'"]); err != nil {
+				t.Fatal(err)
+			}
 		}
-		s.ViewArticle(ctx, byTitle["Cinematography in Blade Runner"])
+		if _, err := s.ViewArticle(ctx, byTitle["Cinematography in Blade Runner"]); err != nil {
+			t.Fatal(err)
+		}
 		pop, _ := s.Popular(ctx, store.ListFilter{Tag: "sci-fi", Limit: 3})
 		want = []string{"Building Tension in 'Alien'", "Cinematography in Blade Runner", "Silence and Language in 'Arrival'"}
 		if !slices.Equal(titlesOf(pop), want) {
@@ -313,7 +317,9 @@ func TestViewsAreBatched(t *testing.T) {
 				t.Fatalf("views in the database = %d, %v; want 60", got.Views, err)
 			}
 			// Views of a deleted article are dropped without error.
-			a.ViewArticle(ctx, art.ID)
+			if _, err := a.ViewArticle(ctx, art.ID); err != nil {
+				t.Fatal(err)
+			}
 			if err := a.DeleteArticle(ctx, art.ID, store.AnyVersion); err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"errors"
+
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -70,7 +72,7 @@ func (p tracingPlugin) end(tx *gorm.DB) {
 	span := v.(trace.Span)
 	span.SetAttributes(attribute.String("db.query.text", tx.Statement.SQL.String()),
 		attribute.Int64("db.response.returned_rows", tx.Statement.RowsAffected))
-	if err := tx.Error; err != nil && err != gorm.ErrRecordNotFound {
+	if err := tx.Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "statement failed")
 	}
