@@ -42,10 +42,7 @@ migrations are applied first.`,
 			if batchSize < 1 || batchSize > 10000 {
 				return fmt.Errorf("--batch-size must be between 1 and 10000, not %d", batchSize)
 			}
-			return withStore(cmd, func(ctx context.Context, st *store.Store) error {
-				if _, err := st.MigrateUp(ctx); err != nil {
-					return err
-				}
+			return withMigratedStore(cmd, func(ctx context.Context, st *store.Store) error {
 				out := cmd.OutOrStdout()
 				if !cmd.Flags().Changed("count") {
 					added, err := st.SeedDemo(ctx)
