@@ -26,6 +26,7 @@ type Config struct {
 	LogLevel          string        `mapstructure:"log-level"`
 	AutoMigrate       bool          `mapstructure:"auto-migrate"`
 	ShutdownTimeout   time.Duration `mapstructure:"shutdown-timeout"`
+	ShutdownDrain     time.Duration `mapstructure:"shutdown-drain"`
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout"`
 	ReadTimeout       time.Duration `mapstructure:"read-timeout"`
 	WriteTimeout      time.Duration `mapstructure:"write-timeout"`
@@ -60,6 +61,7 @@ var defaults = map[string]any{
 	"log-level":           "info",
 	"auto-migrate":        true,
 	"shutdown-timeout":    15 * time.Second,
+	"shutdown-drain":      time.Second,
 	"read-header-timeout": 5 * time.Second,
 	"read-timeout":        30 * time.Second,
 	"write-timeout":       30 * time.Second,
@@ -196,6 +198,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s must be a positive duration such as 30s, not %s", name, d)
 		}
+	}
+	if c.ShutdownDrain < 0 || c.ShutdownDrain >= c.ShutdownTimeout {
+		return fmt.Errorf("shutdown-drain must be at least 0 and shorter than shutdown-timeout (%s), not %s", c.ShutdownTimeout, c.ShutdownDrain)
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("max-body-bytes must be at least 1024, not %d", c.MaxBodyBytes)

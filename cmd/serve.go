@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,7 @@ func newServeCommand(build BuildInfo) *cobra.Command {
 	f.String("addr", defaults["addr"].(string), "listen address (env ARTICLESD_ADDR)")
 	f.Bool("auto-migrate", true, "apply pending migrations before serving (env ARTICLESD_AUTO_MIGRATE)")
 	f.Duration("shutdown-timeout", defaults["shutdown-timeout"].(time.Duration), "how long a graceful stop waits for requests in flight")
+	f.Duration("shutdown-drain", defaults["shutdown-drain"].(time.Duration), "how long a graceful stop first keeps serving with Connection: close and /readyz 503")
 	f.Duration("read-header-timeout", defaults["read-header-timeout"].(time.Duration), "limit for reading request headers")
 	f.Duration("read-timeout", defaults["read-timeout"].(time.Duration), "limit for reading a whole request")
 	f.Duration("write-timeout", defaults["write-timeout"].(time.Duration), "limit for writing a response")
@@ -132,7 +134,8 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if err != nil {
 		return err
 	}
-	servers := []*http.Server{newHTTPServer(ctx, cfg, handler, log)}
+	drain := &drainingHandler{next: handler}
+	servers := []*http.Server{newHTTPServer(ctx, cfg, drain, log)}
 	listeners := []string{cfg.Addr}
 	if cfg.MetricsAddr != "" && tel.Metrics != nil {
 		mux := http.NewServeMux()
@@ -167,7 +170,17 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: draining requests in flight", "timeout", cfg.ShutdownTimeout)
+	// First a short drain: /readyz says 503 (load balancers stop sending) and every
+	// response says Connection: close, so clients stop reusing their connections. Only
+	// then does Shutdown close the connections it finds idle: a client cannot have sent a
+	// request on one of them that the server would never read.
+	log.Info("shutting down: draining", "drain", cfg.ShutdownDrain, "timeout", cfg.ShutdownTimeout)
+	drain.draining.Store(true)
+	select {
+	case <-time.After(cfg.ShutdownDrain):
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	for _, srv := range servers {
@@ -177,6 +190,25 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// drainingHandler marks the server as going away once draining is set.
+type drainingHandler struct {
+	next     http.Handler
+	draining atomic.Bool
+}
+
+func (d *drainingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.draining.Load() {
+		w.Header().Set("Connection", "close")
+		if r.URL.Path == "/readyz" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"shutting down"}`+"\n")
+			return
+		}
+	}
+	d.next.ServeHTTP(w, r)
 }
 
 func newHTTPServer(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger) *http.Server {
