@@ -223,7 +223,7 @@ func securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	if strings.HasPrefix(c.Request.URL.Path, "/ui") {
+	if p := c.Request.URL.Path; p == "/ui" || strings.HasPrefix(p, "/ui/") {
 		h.Set("Content-Security-Policy", uiPolicy)
 		h.Set("X-Frame-Options", "DENY")
 	} else {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,25 +143,36 @@ func checkQueryEncoding(u *url.URL) (Problem, bool) {
 	if err != nil {
 		return newProblem(http.StatusBadRequest, "the query string is not valid: "+strings.TrimPrefix(err.Error(), "invalid URL escape ")), true
 	}
-	names := make([]string, 0, len(values))
+	var invalid, nul []string
 	for name, vs := range values {
-		bad := !utf8.ValidString(name)
+		bad, hasNUL := !utf8.ValidString(name), strings.ContainsRune(name, 0)
 		for _, s := range vs {
 			bad = bad || !utf8.ValidString(s)
+			hasNUL = hasNUL || strings.ContainsRune(s, 0)
 		}
+		quoted := strconv.Quote(strings.ToValidUTF8(name, "\uFFFD"))
 		if bad {
-			names = append(names, strconv.Quote(strings.ToValidUTF8(name, "\uFFFD")))
+			invalid = append(invalid, quoted)
+		} else if hasNUL {
+			nul = append(nul, quoted)
 		}
 	}
-	if len(names) == 0 {
-		return Problem{}, false
+	fieldsOf := func(names []string, msg string) []FieldError {
+		sort.Strings(names)
+		fields := make([]FieldError, len(names))
+		for i, n := range names {
+			fields[i] = FieldError{Field: n[1 : len(n)-1], In: fieldIn(Query), Message: msg}
+		}
+		return fields
 	}
-	sort.Strings(names)
-	fields := make([]FieldError, len(names))
-	for i, n := range names {
-		fields[i] = FieldError{Field: n[1 : len(n)-1], In: fieldIn(Query), Message: "must be valid UTF-8"}
+	switch {
+	case len(invalid) > 0:
+		return newProblem(http.StatusBadRequest, "the query string is not valid UTF-8", fieldsOf(invalid, "must be valid UTF-8")...), true
+	case len(nul) > 0:
+		// PostgreSQL text cannot hold U+0000: refuse it on both databases alike.
+		return newProblem(http.StatusBadRequest, "the query string contains a NUL character", fieldsOf(nul, "must not contain the NUL character")...), true
 	}
-	return newProblem(http.StatusBadRequest, "the query string is not valid UTF-8", fields...), true
+	return Problem{}, false
 }
 
 // readBody reads the request body within the size limit, checks its media type and
@@ -170,11 +182,16 @@ func (v *validator) readBody(c *gin.Context) (Problem, bool) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return newProblem(http.StatusBadRequest, "a JSON request body is required"), true
 	}
+	tooBig := newProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", v.maxBodyBytes))
+	if req.ContentLength > v.maxBodyBytes {
+		// Declared too large: answer now rather than wait for a body we would refuse.
+		return tooBig, true
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, req.Body, v.maxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return newProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", v.maxBodyBytes)), true
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return tooBig, true
 		}
 		return newProblem(http.StatusBadRequest, "the request body could not be read"), true
 	}
@@ -189,7 +206,57 @@ func (v *validator) readBody(c *gin.Context) (Problem, bool) {
 	if !utf8.Valid(data) {
 		return newProblem(http.StatusBadRequest, "the request body is not valid UTF-8"), true
 	}
+	return checkJSON(data)
+}
+
+// checkJSON rejects what the validator's decoder would let through: data after the
+// first JSON value (it reads one value and stops) and NUL characters in strings (which
+// PostgreSQL text cannot hold, so one database would refuse what the other stores).
+func checkJSON(data []byte) (Problem, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return Problem{}, false // the validator words the syntax error
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return newProblem(http.StatusBadRequest, "the request does not match the API description",
+			bodyError("", "malformed JSON: data after the JSON value")), true
+	}
+	if path, found := findNUL(v, ""); found {
+		return newProblem(http.StatusBadRequest, "the request does not match the API description",
+			bodyError(path, "must not contain the NUL character")), true
+	}
 	return Problem{}, false
+}
+
+// findNUL returns the dotted path of the first string (or key) holding U+0000.
+func findNUL(v any, path string) (string, bool) {
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch x := v.(type) {
+	case string:
+		return path, strings.ContainsRune(x, 0)
+	case []any:
+		for i, e := range x {
+			if p, ok := findNUL(e, join(strconv.Itoa(i))); ok {
+				return p, true
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if strings.ContainsRune(k, 0) {
+				return join(strings.ReplaceAll(k, "\x00", "")), true
+			}
+			if p, ok := findNUL(e, join(k)); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 // fieldErrors turns the validator's errors into one entry per offending field (the
