@@ -36,6 +36,7 @@ type Config struct {
 
 	Metrics          bool    `mapstructure:"metrics"`
 	MetricsAddr      string  `mapstructure:"metrics-addr"`
+	PprofAddr        string  `mapstructure:"pprof-addr"`
 	OTLPEndpoint     string  `mapstructure:"otlp-endpoint"`
 	OTLPInsecure     bool    `mapstructure:"otlp-insecure"`
 	TraceSampleRatio float64 `mapstructure:"trace-sample-ratio"`
@@ -70,6 +71,7 @@ var defaults = map[string]any{
 	"db-max-conns":        16,
 	"metrics":             true,
 	"metrics-addr":        "",
+	"pprof-addr":          "",
 	"otlp-endpoint":       "",
 	"otlp-insecure":       true,
 	"trace-sample-ratio":  1.0,
@@ -211,9 +213,9 @@ func (c Config) Validate() error {
 	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
 		return fmt.Errorf("trace-sample-ratio must be between 0 and 1, not %v", c.TraceSampleRatio)
 	}
-	if c.MetricsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
-			return fmt.Errorf("metrics-addr %q: want host:port or :port", c.MetricsAddr)
+	for name, a := range map[string]string{"metrics-addr": c.MetricsAddr, "pprof-addr": c.PprofAddr} {
+		if _, _, err := net.SplitHostPort(a); a != "" && err != nil {
+			return fmt.Errorf("%s %q: want host:port or :port", name, a)
 		}
 	}
 	if c.Auth != "on" && c.Auth != "off" {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ func newServeCommand(build BuildInfo) *cobra.Command {
 	f.Int("db-max-conns", defaults["db-max-conns"].(int), "PostgreSQL connection pool size")
 	f.Bool("metrics", true, "serve Prometheus metrics at /metrics")
 	f.String("metrics-addr", "", "also serve /metrics on this separate address")
+	f.String("pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this separate address; off when empty")
 	f.String("otlp-endpoint", "", "OTLP gRPC trace collector, host:port or URL (env ARTICLESD_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT); empty: no tracing")
 	f.Bool("otlp-insecure", true, "send traces without TLS when the endpoint is host:port")
 	f.Float64("trace-sample-ratio", 1.0, "share of new traces recorded, 0 to 1 (an incoming traceparent's decision is kept)")
@@ -137,11 +139,27 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	drain := &drainingHandler{next: handler}
 	servers := []*http.Server{newHTTPServer(ctx, cfg, drain, log)}
 	listeners := []string{cfg.Addr}
+	what := []string{"api"}
+	if cfg.PprofAddr != "" {
+		// Profiling on its own address only (never the API port): it shows internals.
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		pprofSrv := newHTTPServer(ctx, cfg, mux, log)
+		pprofSrv.WriteTimeout = 0 // a CPU profile streams for as long as it was asked to
+		servers = append(servers, pprofSrv)
+		listeners = append(listeners, cfg.PprofAddr)
+		what = append(what, "pprof")
+	}
 	if cfg.MetricsAddr != "" && tel.Metrics != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.MetricsHandler())
 		servers = append(servers, newHTTPServer(ctx, cfg, mux, log))
 		listeners = append(listeners, cfg.MetricsAddr)
+		what = append(what, "metrics")
 	}
 	served := make(chan error, len(servers))
 	var addrs []string
@@ -158,8 +176,8 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	apiAddr, _ := net.ResolveTCPAddr("tcp", addrs[0])
 	log.Info("serving the Articles API", "version", build.Version, "addr", addrs[0], "database", st.Dialect(),
 		"ui", "http://"+browsable(apiAddr)+"/ui/", "metrics", cfg.Metrics, "tracing", cfg.OTLPEndpoint != "")
-	if len(addrs) > 1 {
-		log.Info("serving metrics", "addr", addrs[1])
+	for i, a := range addrs[1:] {
+		log.Info("serving "+what[i+1], "addr", a)
 	}
 	if ready != nil {
 		ready <- addrs[0]

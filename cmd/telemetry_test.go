@@ -106,3 +106,16 @@ func TestOTelEnvironment(t *testing.T) {
 		t.Errorf("ratio 1.5: %v", err)
 	}
 }
+
+func TestPprofOnItsOwnAddress(t *testing.T) {
+	clearEnv(t)
+	cfg := serveConfig(storetest.URL(t, store.SQLite))
+	cfg.PprofAddr = freeAddr(t)
+	s := startServer(t, cfg)
+	if code, body := get(t, "http://"+cfg.PprofAddr+"/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("pprof index: %d", code)
+	}
+	if code, _ := get(t, "http://"+s.addr+"/debug/pprof/"); code != 404 {
+		t.Errorf("pprof on the API port: %d, want 404", code)
+	}
+}
