@@ -587,7 +587,10 @@ func testDatabaseCutOff(t *testing.T, blackhole bool) {
 	if acked[0] == 0 {
 		t.Errorf("no create succeeded before the cut")
 	}
-	if cutCreate503 == 0 {
+	// With refused connections a create started during the cut fails at once (503).
+	// With blackholed ones it waits for its deadline, which may fall after the restore:
+	// then it may succeed on a fresh connection, so only the bound above applies.
+	if cutCreate503 == 0 && !blackhole {
 		t.Errorf("no create sent during the cut was answered 503")
 	}
 	if ready503InCut == 0 {
