@@ -998,7 +998,7 @@ func TestServeLifecycle(t *testing.T) {
 
 		srv.cancel()
 		waitFor(t, 10*time.Second, "the shutdown to start", func() bool {
-			return strings.Contains(srv.log.String(), `msg="shutting down: draining requests in flight"`)
+			return strings.Contains(srv.log.String(), `msg="shutting down: draining"`)
 		})
 		select {
 		case <-srv.exited:
