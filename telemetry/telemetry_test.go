@@ -610,16 +610,7 @@ func BenchmarkGetArticle(b *testing.B) {
 	}
 	for _, d := range storetest.Dialects {
 		b.Run("db="+string(d)+"/telemetry=off", func(b *testing.B) {
-			ctx := context.Background()
-			st, err := store.Open(ctx, storetest.URL(b, d), store.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = st.Close() })
-			if _, err := st.MigrateUp(ctx); err != nil {
-				b.Fatal(err)
-			}
-			h, err := app.NewHandler(app.Options{Store: st})
+			h, err := app.NewHandler(app.Options{Store: storetest.Open(b, d)})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -661,16 +652,7 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 	for _, d := range storetest.Dialects {
 		for _, ratio := range []float64{0.1, 1} {
 			b.Run(fmt.Sprintf("db=%s/sampled=%g", d, ratio), func(b *testing.B) {
-				ctx := context.Background()
-				st, err := store.Open(ctx, storetest.URL(b, d), store.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { _ = st.Close() })
-				if _, err := st.MigrateUp(ctx); err != nil {
-					b.Fatal(err)
-				}
-				off, err := app.NewHandler(app.Options{Store: st})
+				off, err := app.NewHandler(app.Options{Store: storetest.Open(b, d)})
 				if err != nil {
 					b.Fatal(err)
 				}
