@@ -66,7 +66,7 @@ migrations are applied first.`,
 }
 
 func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, count, batchSize, workers int, seed uint64, days int) error {
-	gen := store.NewGenerator(seed, days, time.Now())
+	until := time.Now()
 	var bar *progressbar.ProgressBar
 	if f, ok := errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar = progressbar.NewOptions(count,
@@ -79,34 +79,27 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 			progressbar.OptionClearOnFinish(),
 		)
 	}
-	// Batches are generated in order and inserted by several writers at once: the work is
-	// in the database (parsing text for the search index, index updates), and one
-	// connection keeps only one of its cores busy.
+	// Each writer generates its batches and inserts them: both the generator and the
+	// database (parsing text for the search index) need CPU, and one connection keeps
+	// only one core busy. Batch k always holds the same articles for a given seed,
+	// whichever writer makes it.
 	start := time.Now()
-	batches := make(chan []store.NewArticle, workers)
+	batchCount := (count + batchSize - 1) / batchSize
+	var next, done atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer close(batches)
-		for queued := 0; queued < count; {
-			n := min(batchSize, count-queued)
-			batch := make([]store.NewArticle, n)
-			for i := range batch {
-				batch[i] = gen.Next()
-			}
-			select {
-			case batches <- batch:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			queued += n
-		}
-		return nil
-	})
-	var done atomic.Int64
 	for range workers {
 		g.Go(func() error {
-			for batch := range batches {
-				if err := st.InsertArticles(gctx, batch); err != nil {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= batchCount {
+					return nil
+				}
+				gen := store.NewGenerator(seed+uint64(k)<<32, days, until)
+				batch := make([]store.NewArticle, min(batchSize, count-k*batchSize))
+				for i := range batch {
+					batch[i] = gen.Next()
+				}
+				if err := st.BulkInsert(gctx, batch); err != nil {
 					return fmt.Errorf("after %d articles: %w", done.Load(), err)
 				}
 				n := done.Add(int64(len(batch)))
@@ -114,7 +107,6 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 					_ = bar.Set64(n)
 				}
 			}
-			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {

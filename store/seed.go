@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 )
 
@@ -108,4 +110,65 @@ func insertArticles(tx *gorm.DB, rows []Article) error {
 		return err
 	}
 	return insertTags(tx, rows)
+}
+
+// BulkInsert stores a large batch of articles in one transaction, the fastest way the
+// database offers: on PostgreSQL the ids are drawn from the table's sequence ahead and
+// the rows are streamed with COPY (the trigger still builds each search vector); on the
+// embedded database it is InsertArticles. It is what `articlesd seed --count` uses.
+func (s *Store) BulkInsert(ctx context.Context, in []NewArticle) error {
+	if s.dialect != Postgres || len(in) == 0 {
+		return s.InsertArticles(ctx, in)
+	}
+	conn, err := s.sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("bulk insert: %w", classify(err))
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+			// New entries of the full-text indexes go to their pending lists and are merged
+			// in large sorted runs, much cheaper than one index insertion per word.
+			if _, err := tx.Exec(ctx, `SET LOCAL gin_pending_list_limit = '64MB'; SET LOCAL work_mem = '64MB'`); err != nil {
+				return err
+			}
+			ids := make([]int64, 0, len(in))
+			rows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, $1)`, len(in))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			articles := make([][]any, len(in))
+			var tags [][]any
+			for i, a := range in {
+				r := newRow(a)
+				tagJSON, _ := r.Tags.Value()
+				articles[i] = []any{ids[i], r.Title, r.Content, r.Author, tagJSON, int64(0), int64(1), r.CreatedAt, r.UpdatedAt}
+				for _, t := range r.Tags {
+					tags = append(tags, []any{ids[i], t})
+				}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"articles"},
+				[]string{"id", "title", "content", "author", "tags", "view_count", "version", "created_at", "updated_at"},
+				pgx.CopyFromRows(articles)); err != nil {
+				return err
+			}
+			_, err = tx.CopyFrom(ctx, pgx.Identifier{"article_tags"}, []string{"article_id", "tag"}, pgx.CopyFromRows(tags))
+			return err
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("bulk insert: %w", classify(err))
+	}
+	return nil
 }

@@ -113,11 +113,10 @@ func (g *Generator) Next() NewArticle {
 		body.WriteString(g.sentence(6, 16))
 		body.WriteByte('.')
 	}
-	a := g.authors.Uint64()
-	author := firstNames[a%uint64(len(firstNames))] + " " + lastNames[a/uint64(len(firstNames))]
+	author := g.Author()
 	tags := make([]string, 0, 4)
 	for i, n := 0, g.r.IntN(5); i < n; i++ {
-		t := tagWords[g.tags.Uint64()]
+		t := g.Tag()
 		if !slices.Contains(tags, t) {
 			tags = append(tags, t)
 		}
@@ -138,4 +137,25 @@ func capitalize(s string) string {
 		return s
 	}
 	return string(unicode.ToUpper(r)) + s[size:]
+}
+
+// SearchQuery returns one to three words drawn with the data's own (Zipf) frequencies:
+// the query mix of the search benchmark. Common words match most articles, rare ones a
+// handful.
+func (g *Generator) SearchQuery() string {
+	n := 1 + g.r.IntN(3)
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = g.word()
+	}
+	return strings.Join(parts, " ")
+}
+
+// Tag returns a tag drawn as the generator draws the tags of its articles.
+func (g *Generator) Tag() string { return tagWords[g.tags.Uint64()] }
+
+// Author returns an author drawn as the generator draws the authors of its articles.
+func (g *Generator) Author() string {
+	a := g.authors.Uint64()
+	return firstNames[a%uint64(len(firstNames))] + " " + lastNames[a/uint64(len(firstNames))]
 }
