@@ -600,7 +600,8 @@ type GetArticleNamesResponseObject interface {
 }
 
 type GetArticleNames200ResponseHeaders struct {
-	XTotalCount int64
+	XTotalCount         int64
+	XTotalCountRelation string
 }
 
 type GetArticleNames200JSONResponse struct {
@@ -616,6 +617,7 @@ func (response GetArticleNames200JSONResponse) VisitGetArticleNamesResponse(w ht
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Total-Count", fmt.Sprint(response.Headers.XTotalCount))
+	w.Header().Set("X-Total-Count-Relation", fmt.Sprint(response.Headers.XTotalCountRelation))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err

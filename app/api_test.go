@@ -177,6 +177,9 @@ func TestListTitles(t *testing.T) {
 				if got := rec.Header().Get("X-Total-Count"); got != tt.total {
 					t.Errorf("X-Total-Count = %q, want %s", got, tt.total)
 				}
+				if got := rec.Header().Get("X-Total-Count-Relation"); got != "eq" {
+					t.Errorf("X-Total-Count-Relation = %q, want eq", got)
+				}
 			})
 		}
 		// Default limit is 100: 150 articles list 100 titles and count 150.
@@ -193,6 +196,23 @@ func TestListTitles(t *testing.T) {
 		}
 		if got := len(titles(t, a.do("GET", "/articles?limit=1000", ""))); got != 150 {
 			t.Errorf("limit=1000: %d titles, want 150", got)
+		}
+		// Past store.MaxExactCount the count is a lower bound, and says so.
+		batch = batch[:0]
+		for i := range store.MaxExactCount {
+			batch = append(batch, store.NewArticle{Title: fmt.Sprintf("Many %05d", i), Content: "c", Author: "many"})
+		}
+		if err := a.store.BulkInsert(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		rec = a.do("GET", "/articles?limit=1", "")
+		assertStrings(t, "titles", titles(t, rec), []string{"Many 09999"})
+		if n, rel := rec.Header().Get("X-Total-Count"), rec.Header().Get("X-Total-Count-Relation"); n != "10000" || rel != "gte" {
+			t.Errorf("10150 articles: X-Total-Count %s, relation %s; want 10000, gte", n, rel)
+		}
+		rec = a.do("GET", "/articles?author=many&limit=1", "")
+		if n, rel := rec.Header().Get("X-Total-Count"), rec.Header().Get("X-Total-Count-Relation"); n != "10000" || rel != "eq" {
+			t.Errorf("10000 articles: X-Total-Count %s, relation %s; want 10000, eq", n, rel)
 		}
 	})
 }

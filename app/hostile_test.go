@@ -489,8 +489,8 @@ type leakyStore struct{ *store.Store }
 
 const leakText = `gorm: ERROR: relation "articles" does not exist (SQLSTATE 42P01): SELECT * FROM "articles" [sqlite store/articles.go:250] goroutine 7 [running]`
 
-func (leakyStore) ListTitles(context.Context, store.ListFilter) ([]string, int64, error) {
-	return nil, 0, errors.New(leakText)
+func (leakyStore) ListTitles(context.Context, store.ListFilter) ([]string, store.Count, error) {
+	return nil, store.Count{}, errors.New(leakText)
 }
 
 func (leakyStore) Search(context.Context, string, int, int) ([]store.Article, error) {

@@ -19,7 +19,7 @@ type ArticleStore interface {
 	ViewArticle(ctx context.Context, id int64) (store.Article, error)
 	UpdateArticle(ctx context.Context, id int64, p store.ArticlePatch, expectVersion int64) (store.Article, error)
 	DeleteArticle(ctx context.Context, id int64, expectVersion int64) error
-	ListTitles(ctx context.Context, f store.ListFilter) ([]string, int64, error)
+	ListTitles(ctx context.Context, f store.ListFilter) ([]string, store.Count, error)
 	Search(ctx context.Context, query string, limit, offset int) ([]store.Article, error)
 	Popular(ctx context.Context, f store.ListFilter) ([]store.Article, error)
 	Ping(ctx context.Context) error
@@ -138,7 +138,11 @@ func (s *Server) GetArticleNames(ctx context.Context, req GetArticleNamesRequest
 	if err != nil {
 		return nil, err
 	}
-	return GetArticleNames200JSONResponse{Body: titles, Headers: GetArticleNames200ResponseHeaders{XTotalCount: total}}, nil
+	relation := "eq"
+	if !total.Exact {
+		relation = "gte"
+	}
+	return GetArticleNames200JSONResponse{Body: titles, Headers: GetArticleNames200ResponseHeaders{XTotalCount: total.N, XTotalCountRelation: relation}}, nil
 }
 
 // CreateArticle stores a new article (POST /articles).

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,15 @@ type Article struct {
 // TableName tells GORM the table.
 func (Article) TableName() string { return "articles" }
 
+// articleColumns are the columns an Article is read from: never the search vectors,
+// which are as large as the text and of no use outside the database.
+var articleColumns = []string{"id", "title", "content", "author", "tags", "view_count", "version", "created_at", "updated_at"}
+
+// selectArticle is articleColumns as a select list for table alias t.
+func selectArticle(t string) string {
+	return t + "." + strings.Join(articleColumns, ", "+t+".")
+}
+
 // finish prepares articles read from the database for callers: timestamps in UTC
 // (drivers hand them over in the process's local zone) and views that this process has
 // counted but not flushed yet added in.
@@ -47,6 +57,8 @@ func (s *Store) finish(as []Article) []Article {
 type articleTag struct {
 	ArticleID int64  `gorm:"column:article_id;primaryKey"`
 	Tag       string `gorm:"column:tag;primaryKey"`
+	// CreatedAt is the article's: tag filters list articles newest first from this table.
+	CreatedAt time.Time `gorm:"column:created_at"`
 }
 
 func (articleTag) TableName() string { return "article_tags" }
@@ -149,7 +161,7 @@ func insertTags(tx *gorm.DB, articles []Article) error {
 	var rows []articleTag
 	for _, a := range articles {
 		for _, t := range a.Tags {
-			rows = append(rows, articleTag{ArticleID: a.ID, Tag: t})
+			rows = append(rows, articleTag{ArticleID: a.ID, Tag: t, CreatedAt: a.CreatedAt})
 		}
 	}
 	if len(rows) == 0 {
@@ -161,7 +173,7 @@ func insertTags(tx *gorm.DB, articles []Article) error {
 // GetArticle returns one article without counting a view.
 func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 	var a Article
-	err := s.db.WithContext(ctx).Take(&a, id).Error
+	err := s.db.WithContext(ctx).Select(articleColumns).Take(&a, id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Article{}, ErrNotFound
 	}
@@ -205,7 +217,7 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch, exp
 			set["tags"] = TagList(*p.Tags)
 		}
 		var rows []Article
-		q := tx.Model(&rows).Clauses(clause.Returning{}).Where("id = ?", id)
+		q := tx.Model(&rows).Clauses(returningArticle()).Where("id = ?", id)
 		if expect != AnyVersion {
 			q = q.Where("version = ?", expect)
 		}
@@ -233,6 +245,14 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch, exp
 	}
 	s.log.DebugContext(ctx, "store: UPDATE article", "id", id, "title", p.Title != nil, "content", p.Content != nil, "tags", p.Tags != nil)
 	return out, nil
+}
+
+func returningArticle() clause.Returning {
+	r := clause.Returning{}
+	for _, c := range articleColumns {
+		r.Columns = append(r.Columns, clause.Column{Name: c})
+	}
+	return r
 }
 
 // missingOrChanged tells why a conditional change touched no row.
@@ -273,36 +293,56 @@ func (s *Store) DeleteArticle(ctx context.Context, id int64, expect int64) error
 }
 
 // filtered applies a ListFilter's selection (not its paging) to a query on articles.
+// With a tag, the query walks article_tags, which holds each article's creation time.
 func filtered(q *gorm.DB, f ListFilter) *gorm.DB {
+	created := "articles.created_at"
 	if f.Tag != "" {
 		q = q.Joins("JOIN article_tags ON article_tags.article_id = articles.id AND article_tags.tag = ?", f.Tag)
+		created = "article_tags.created_at"
 	}
 	if f.Author != "" {
 		q = q.Where("articles.author = ?", f.Author)
 	}
 	if !f.Day.IsZero() {
 		start := time.Date(f.Day.Year(), f.Day.Month(), f.Day.Day(), 0, 0, 0, 0, time.UTC)
-		q = q.Where("articles.created_at >= ? AND articles.created_at < ?", start, start.AddDate(0, 0, 1))
+		q = q.Where(created+" >= ? AND "+created+" < ?", start, start.AddDate(0, 0, 1))
 	}
 	return q
 }
 
+// MaxExactCount bounds the counting of ListTitles: up to this many matches the count is
+// exact; beyond, counting them all would cost more than listing a page, and the count
+// says only that there are at least this many.
+const MaxExactCount = 10000
+
+// Count is how many articles a filter selects: N exactly, or at least N when !Exact.
+type Count struct {
+	N     int64
+	Exact bool
+}
+
 // ListTitles returns the titles of the articles a filter selects, newest first, and how
-// many articles it selects in all.
-func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, int64, error) {
+// many articles it selects in all (exactly up to MaxExactCount).
+func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, error) {
 	db := s.db.WithContext(ctx)
-	var total int64
-	if err := filtered(db.Model(&Article{}), f).Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("count articles: %w", classify(err))
+	var n int64
+	matches := filtered(db.Model(&Article{}), f).Select("1").Limit(MaxExactCount + 1)
+	if err := db.Table("(?) AS m", matches).Count(&n).Error; err != nil {
+		return nil, Count{}, fmt.Errorf("count articles: %w", classify(err))
+	}
+	total := Count{N: min(n, MaxExactCount), Exact: n <= MaxExactCount}
+	order := "articles.created_at DESC, articles.id DESC"
+	if f.Tag != "" {
+		order = "article_tags.created_at DESC, article_tags.article_id DESC"
 	}
 	titles := []string{}
-	if total > int64(f.Offset) {
+	if !total.Exact || total.N > int64(f.Offset) {
 		err := filtered(db.Model(&Article{}), f).
-			Order("articles.created_at DESC, articles.id DESC").
+			Order(order).
 			Limit(f.Limit).Offset(f.Offset).
 			Pluck("articles.title", &titles).Error
 		if err != nil {
-			return nil, 0, fmt.Errorf("list titles: %w", classify(err))
+			return nil, Count{}, fmt.Errorf("list titles: %w", classify(err))
 		}
 	}
 	return titles, total, nil
@@ -314,9 +354,16 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 	if err := s.FlushViews(ctx); err != nil {
 		s.log.WarnContext(ctx, "popular articles: views not flushed", "err", err)
 	}
+	q := s.db.WithContext(ctx).Model(&Article{})
+	if s.dialect == Postgres && !f.Day.IsZero() {
+		// The form of articles_day_popular_idx, which walks one day by views.
+		day := f.Day
+		f.Day = time.Time{}
+		q = q.Where("(articles.created_at AT TIME ZONE 'UTC')::date = ?::date", day.Format(time.DateOnly))
+	}
 	out := []Article{}
-	err := filtered(s.db.WithContext(ctx).Model(&Article{}), f).
-		Select("articles.*").
+	err := filtered(q, f).
+		Select(selectArticle("articles")).
 		Order("articles.view_count DESC, articles.created_at DESC, articles.id DESC").
 		Limit(f.Limit).Offset(f.Offset).
 		Find(&out).Error
@@ -342,32 +389,68 @@ func SearchTerms(text string) []string {
 	return words
 }
 
-// Search returns the articles containing every word of the query, most relevant first:
+// SearchCandidates bounds the work of a search: of the articles that contain every word
+// of a query, Search ranks the newest SearchCandidates whose title contains every word,
+// then the newest SearchCandidates of the others. A word found in most articles thus
+// costs as little as a rare one, and a query returns at most 2×SearchCandidates results.
+const SearchCandidates = 200
+
+// Search returns the articles containing every word of the query, most relevant first.
+// Articles whose title holds every word come before the others; within each group,
 // a match in the title counts more than one in the tags or author, which counts more
-// than one in the content.
+// than one in the content. Only the newest SearchCandidates of each group are ranked
+// (see SearchCandidates), so paging ends after at most 2×SearchCandidates results.
 func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]Article, error) {
 	out := []Article{}
 	terms := SearchTerms(query)
-	if len(terms) == 0 {
+	if len(terms) == 0 || offset >= 2*SearchCandidates {
 		return out, nil
 	}
 	db := s.db.WithContext(ctx)
 	var err error
 	switch s.dialect {
 	case Postgres:
-		err = db.Raw(`SELECT a.* FROM articles a, plainto_tsquery('english', ?) q
-			WHERE a.search @@ q
-			ORDER BY ts_rank(a.search, q) DESC, a.id DESC
-			LIMIT ? OFFSET ?`, strings.Join(terms, " "), limit, offset).Scan(&out).Error
+		// The tsquery is written out in each place rather than shared through a CTE so
+		// that the planner sees its words: for a common word it walks the primary key
+		// backwards and stops after SearchCandidates matches; for a rare one it asks the
+		// GIN index for every match and sorts the few it gets.
+		text := strings.Join(terms, " ")
+		err = db.Raw(`SELECT `+selectArticle("a")+` FROM (
+				(SELECT id, 0 AS tier FROM articles
+					WHERE title_search @@ plainto_tsquery('english', @q)
+					ORDER BY id DESC LIMIT @cap)
+				UNION ALL
+				(SELECT id, 1 AS tier FROM articles
+					WHERE search @@ plainto_tsquery('english', @q) AND NOT title_search @@ plainto_tsquery('english', @q)
+					ORDER BY id DESC LIMIT @cap)
+			) hit JOIN articles a ON a.id = hit.id
+			ORDER BY hit.tier, ts_rank(a.search, plainto_tsquery('english', @q)) DESC, a.id DESC
+			LIMIT @limit OFFSET @offset`,
+			sql.Named("q", text), sql.Named("cap", SearchCandidates), sql.Named("limit", limit), sql.Named("offset", offset)).
+			Scan(&out).Error
 	case SQLite:
 		quoted := make([]string, len(terms))
 		for i, t := range terms {
 			quoted[i] = `"` + t + `"`
 		}
-		err = db.Raw(`SELECT a.* FROM articles_fts f JOIN articles a ON a.id = f.rowid
-			WHERE articles_fts MATCH ?
-			ORDER BY bm25(articles_fts, 10.0, 4.0, 4.0, 1.0), a.id DESC
-			LIMIT ? OFFSET ?`, strings.Join(quoted, " "), limit, offset).Scan(&out).Error
+		all := strings.Join(quoted, " ")
+		// FTS5 walks its index in rowid order, so "the newest matches" is where it
+		// starts. The title group is ranked by a match of the words in every column, as
+		// the other group is, so that body words count in both.
+		err = db.Raw(`SELECT `+selectArticle("a")+` FROM (
+				SELECT rowid AS id, 0 AS tier, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score
+					FROM articles_fts WHERE articles_fts MATCH @all AND rowid IN (
+						SELECT rowid FROM articles_fts WHERE articles_fts MATCH @title ORDER BY rowid DESC LIMIT @cap)
+				UNION ALL
+				SELECT * FROM (SELECT rowid AS id, 1 AS tier, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score
+					FROM articles_fts WHERE articles_fts MATCH @rest ORDER BY rowid DESC LIMIT @cap)
+			) hit JOIN articles a ON a.id = hit.id
+			ORDER BY hit.tier, hit.score, a.id DESC
+			LIMIT @limit OFFSET @offset`,
+			sql.Named("all", all),
+			sql.Named("title", "title : ("+all+")"), sql.Named("rest", "("+all+") NOT title : ("+all+")"),
+			sql.Named("cap", SearchCandidates), sql.Named("limit", limit), sql.Named("offset", offset)).
+			Scan(&out).Error
 	}
 	if err != nil {
 		return nil, fmt.Errorf("search articles: %w", classify(err))

@@ -155,7 +155,7 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle) error {
 				tagJSON, _ := r.Tags.Value()
 				articles[i] = []any{ids[i], r.Title, r.Content, r.Author, tagJSON, int64(0), int64(1), r.CreatedAt, r.UpdatedAt}
 				for _, t := range r.Tags {
-					tags = append(tags, []any{ids[i], t})
+					tags = append(tags, []any{ids[i], t, r.CreatedAt})
 				}
 			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"articles"},
@@ -163,7 +163,7 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle) error {
 				pgx.CopyFromRows(articles)); err != nil {
 				return err
 			}
-			_, err = tx.CopyFrom(ctx, pgx.Identifier{"article_tags"}, []string{"article_id", "tag"}, pgx.CopyFromRows(tags))
+			_, err = tx.CopyFrom(ctx, pgx.Identifier{"article_tags"}, []string{"article_id", "tag", "created_at"}, pgx.CopyFromRows(tags))
 			return err
 		})
 	})

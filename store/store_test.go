@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -165,8 +166,8 @@ func TestArticleLifecycle(t *testing.T) {
 		if up.Title != title || up.Content != "Sand worms" || len(up.Tags) != 0 || !up.UpdatedAt.After(a.UpdatedAt) || up.Views != 1 {
 			t.Fatalf("updated %+v", up)
 		}
-		if titles, n, err := s.ListTitles(ctx, store.ListFilter{Tag: "sci-fi", Limit: 10}); err != nil || n != 0 || len(titles) != 0 {
-			t.Fatalf("tag filter after clearing tags = %v %d %v", titles, n, err)
+		if titles, n, err := s.ListTitles(ctx, store.ListFilter{Tag: "sci-fi", Limit: 10}); err != nil || n != (store.Count{N: 0, Exact: true}) || len(titles) != 0 {
+			t.Fatalf("tag filter after clearing tags = %v %+v %v", titles, n, err)
 		}
 		if err := s.DeleteArticle(ctx, a.ID, store.AnyVersion); err != nil {
 			t.Fatal(err)
@@ -201,16 +202,16 @@ func TestListSearchPopular(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []string{"Sound as Story in 'Oppenheimer'", "Revolutionizing Cinema: The Impact of 'Interstellar'"}
-		if total != 4 || !slices.Equal(titles, want) {
-			t.Fatalf("ListTitles(author) = %q, %d; want %q, 4", titles, total, want)
+		if total != (store.Count{N: 4, Exact: true}) || !slices.Equal(titles, want) {
+			t.Fatalf("ListTitles(author) = %q, %+v; want %q, 4", titles, total, want)
 		}
 		titles, total, _ = s.ListTitles(ctx, store.ListFilter{Day: time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC), Limit: 10})
-		if total != 2 || !slices.Equal(titles, []string{"Cinematography in Blade Runner", "The Evolution of Special Effects in Sci-Fi"}) {
-			t.Fatalf("ListTitles(date) = %q, %d", titles, total)
+		if total != (store.Count{N: 2, Exact: true}) || !slices.Equal(titles, []string{"Cinematography in Blade Runner", "The Evolution of Special Effects in Sci-Fi"}) {
+			t.Fatalf("ListTitles(date) = %q, %+v", titles, total)
 		}
 		titles, total, _ = s.ListTitles(ctx, store.ListFilter{Tag: "cinematography", Author: "Ridley Scott", Limit: 10})
-		if total != 1 || !slices.Equal(titles, []string{"Cinematography in Blade Runner"}) {
-			t.Fatalf("ListTitles(tag+author) = %q, %d", titles, total)
+		if total != (store.Count{N: 1, Exact: true}) || !slices.Equal(titles, []string{"Cinematography in Blade Runner"}) {
+			t.Fatalf("ListTitles(tag+author) = %q, %+v", titles, total)
 		}
 
 		// "cinematography" is in the title of one article and in the tags or text of two
@@ -401,6 +402,103 @@ func TestVersionsAndTokens(t *testing.T) {
 		}
 		if err := s.RevokeToken(ctx, "ci"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("revoke again: %v", err)
+		}
+	})
+}
+
+// Counting stops at MaxExactCount: past it the count is a lower bound, and the titles
+// still come newest first, from the tag's own index.
+func TestListTitlesCountBound(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+		in := make([]store.NewArticle, store.MaxExactCount+5)
+		for i := range in {
+			in[i] = store.NewArticle{Title: fmt.Sprintf("Article %d", i), Content: "Text.", Author: "Many Hands",
+				Tags: []string{"bulk"}, CreatedAt: base.Add(time.Duration(i) * time.Minute)}
+		}
+		in[7].Author, in[7].Tags = "Rare Hand", []string{"bulk", "rare"}
+		if err := s.BulkInsert(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		last := len(in) - 1
+		titles, n, err := s.ListTitles(ctx, store.ListFilter{Tag: "bulk", Limit: 2})
+		if err != nil || n != (store.Count{N: store.MaxExactCount, Exact: false}) ||
+			!slices.Equal(titles, []string{fmt.Sprintf("Article %d", last), fmt.Sprintf("Article %d", last-1)}) {
+			t.Fatalf("ListTitles(tag) = %q, %+v, %v", titles, n, err)
+		}
+		titles, n, err = s.ListTitles(ctx, store.ListFilter{Author: "Many Hands", Limit: 1, Offset: store.MaxExactCount + 3})
+		if err != nil || n != (store.Count{N: store.MaxExactCount, Exact: false}) || !slices.Equal(titles, []string{"Article 0"}) {
+			t.Fatalf("ListTitles(author, deep page) = %q, %+v, %v", titles, n, err)
+		}
+		titles, n, err = s.ListTitles(ctx, store.ListFilter{Tag: "rare", Limit: 5})
+		if err != nil || n != (store.Count{N: 1, Exact: true}) || !slices.Equal(titles, []string{"Article 7"}) {
+			t.Fatalf("ListTitles(rare tag) = %q, %+v, %v", titles, n, err)
+		}
+		day := base.Add(7 * time.Minute)
+		titles, n, err = s.ListTitles(ctx, store.ListFilter{Tag: "bulk", Day: day.AddDate(0, 0, 1), Limit: 1})
+		if err != nil || n != (store.Count{N: 24 * 60, Exact: true}) || !slices.Equal(titles, []string{fmt.Sprintf("Article %d", 2*24*60-1)}) {
+			t.Fatalf("ListTitles(tag, day) = %q, %+v, %v", titles, n, err)
+		}
+		pop, err := s.Popular(ctx, store.ListFilter{Day: day, Tag: "rare", Limit: 5})
+		if err != nil || len(pop) != 1 || pop[0].Title != "Article 7" {
+			t.Fatalf("Popular(day, tag) = %+v, %v", pop, err)
+		}
+		pop, err = s.Popular(ctx, store.ListFilter{Day: day.AddDate(0, 0, 1), Limit: 2})
+		if err != nil || len(pop) != 2 || pop[0].Title != fmt.Sprintf("Article %d", 2*24*60-1) || pop[1].Title != fmt.Sprintf("Article %d", 2*24*60-2) {
+			t.Fatalf("Popular(day) = %+v, %v", pop, err)
+		}
+	})
+}
+
+// Search ranks the newest SearchCandidates title matches, then the newest
+// SearchCandidates other matches, and nothing beyond.
+func TestSearchCandidates(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+		const each = store.SearchCandidates + 50
+		var in []store.NewArticle
+		for i := range each {
+			in = append(in,
+				store.NewArticle{Title: fmt.Sprintf("Zebra %d", i), Content: "Stripes.", Author: "A", CreatedAt: base},
+				store.NewArticle{Title: fmt.Sprintf("Horse %d", i), Content: "A zebra grazes.", Author: "A", CreatedAt: base})
+		}
+		// Two words in the body and one in the title rank higher than one in the body.
+		in = append(in, store.NewArticle{Title: "Old zebra", Content: "Zebra zebra.", Author: "A", CreatedAt: base})
+		if err := s.BulkInsert(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for offset := 0; ; offset += 100 {
+			page, err := s.Search(ctx, "zebra", 100, offset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, a := range page {
+				got = append(got, a.Title)
+			}
+		}
+		if len(got) != 2*store.SearchCandidates {
+			t.Fatalf("%d results, want %d", len(got), 2*store.SearchCandidates)
+		}
+		if got[0] != "Old zebra" {
+			t.Errorf("first result %q, want the best-ranked title match", got[0])
+		}
+		// The other title matches rank equally: newest (highest id) first, down to the
+		// 199th newest; the body matches follow in the same way.
+		for i := 1; i < store.SearchCandidates; i++ {
+			if want := fmt.Sprintf("Zebra %d", each-i); got[i] != want {
+				t.Fatalf("result %d = %q, want %q", i, got[i], want)
+			}
+		}
+		for i := 0; i < store.SearchCandidates; i++ {
+			if want := fmt.Sprintf("Horse %d", each-1-i); got[store.SearchCandidates+i] != want {
+				t.Fatalf("result %d = %q, want %q", store.SearchCandidates+i, got[store.SearchCandidates+i], want)
+			}
 		}
 	})
 }
