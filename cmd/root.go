@@ -60,6 +60,7 @@ needs nothing installed; give it a postgres:// URL to run on PostgreSQL.`,
 		newProvisionCommand(),
 		newHealthcheckCommand(),
 		newTokenCommand(),
+		newBenchCommand(),
 	)
 	return root
 }

@@ -304,10 +304,15 @@ func filtered(q *gorm.DB, f ListFilter) *gorm.DB {
 		q = q.Where("articles.author = ?", f.Author)
 	}
 	if !f.Day.IsZero() {
-		start := time.Date(f.Day.Year(), f.Day.Month(), f.Day.Day(), 0, 0, 0, 0, time.UTC)
+		start := dayStart(f.Day)
 		q = q.Where(created+" >= ? AND "+created+" < ?", start, start.AddDate(0, 0, 1))
 	}
 	return q
+}
+
+// dayStart is the start of t's day in UTC.
+func dayStart(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 // MaxExactCount bounds the counting of ListTitles: up to this many matches the count is
@@ -326,7 +331,16 @@ type Count struct {
 func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, error) {
 	db := s.db.WithContext(ctx)
 	var n int64
-	matches := filtered(db.Model(&Article{}), f).Select("1").Limit(MaxExactCount + 1)
+	matches := filtered(db.Model(&Article{}), f)
+	if f.Tag != "" && f.Author == "" {
+		// article_tags alone answers: every row of it has its article.
+		matches = db.Model(&articleTag{}).Where("article_tags.tag = ?", f.Tag)
+		if !f.Day.IsZero() {
+			start := dayStart(f.Day)
+			matches = matches.Where("article_tags.created_at >= ? AND article_tags.created_at < ?", start, start.AddDate(0, 0, 1))
+		}
+	}
+	matches = matches.Select("1").Limit(MaxExactCount + 1)
 	if err := db.Table("(?) AS m", matches).Count(&n).Error; err != nil {
 		return nil, Count{}, fmt.Errorf("count articles: %w", classify(err))
 	}
