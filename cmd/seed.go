@@ -115,6 +115,10 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 	if bar != nil {
 		_ = bar.Finish()
 	}
+	// Fresh statistics, so that the first queries are planned for the data just loaded.
+	if err := st.Analyze(ctx); err != nil {
+		return err
+	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(out, "inserted %d synthetic articles in %s (%.0f articles/s)\n", count, elapsed.Round(time.Millisecond), float64(count)/max(elapsed.Seconds(), 1e-9))
 	return nil

@@ -172,3 +172,17 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle) error {
 	}
 	return nil
 }
+
+// Analyze refreshes the planner's statistics and, on PostgreSQL, the visibility map
+// (VACUUM), so that queries are planned for the data just loaded and index-only scans
+// need not visit the table. It is what a bulk load should end with.
+func (s *Store) Analyze(ctx context.Context) error {
+	stmt := "ANALYZE"
+	if s.dialect == Postgres {
+		stmt = "VACUUM (ANALYZE) articles, article_tags"
+	}
+	if _, err := s.sqlDB.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("analyze: %w", classify(err))
+	}
+	return nil
+}
