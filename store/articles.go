@@ -452,19 +452,18 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 		}
 		all := strings.Join(quoted, " ")
 		// FTS5 walks its index in rowid order, so "the newest matches" is where it
-		// starts. The title group is ranked by a match of the words in every column, as
-		// the other group is, so that body words count in both.
+		// starts, and bm25 is computed for those candidates only. (The title group is
+		// ranked by its title match: ranking it by a match in every column, as
+		// PostgreSQL does, made FTS5 walk every match of the words.)
 		err = db.Raw(`SELECT `+selectArticle("a")+` FROM (
-				SELECT rowid AS id, 0 AS tier, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score
-					FROM articles_fts WHERE articles_fts MATCH @all AND rowid IN (
-						SELECT rowid FROM articles_fts WHERE articles_fts MATCH @title ORDER BY rowid DESC LIMIT @cap)
+				SELECT * FROM (SELECT rowid AS id, 0 AS tier, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score
+					FROM articles_fts WHERE articles_fts MATCH @title ORDER BY rowid DESC LIMIT @cap)
 				UNION ALL
 				SELECT * FROM (SELECT rowid AS id, 1 AS tier, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score
 					FROM articles_fts WHERE articles_fts MATCH @rest ORDER BY rowid DESC LIMIT @cap)
 			) hit JOIN articles a ON a.id = hit.id
 			ORDER BY hit.tier, hit.score, a.id DESC
 			LIMIT @limit OFFSET @offset`,
-			sql.Named("all", all),
 			sql.Named("title", "title : ("+all+")"), sql.Named("rest", "("+all+") NOT title : ("+all+")"),
 			sql.Named("cap", SearchCandidates), sql.Named("limit", limit), sql.Named("offset", offset)).
 			Scan(&out).Error
