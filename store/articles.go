@@ -319,7 +319,7 @@ func dayStart(t time.Time) time.Time {
 // MaxExactCount bounds the counting of ListTitles: up to this many matches the count is
 // exact; beyond, counting them all would cost more than listing a page, and the count
 // says only that there are at least this many.
-const MaxExactCount = 10000
+const MaxExactCount = 1000
 
 // Count is how many articles a filter selects: N exactly, or at least N when !Exact.
 type Count struct {
