@@ -415,7 +415,7 @@ func TestListTitlesCountBound(t *testing.T) {
 		in := make([]store.NewArticle, store.MaxExactCount+5)
 		for i := range in {
 			in[i] = store.NewArticle{Title: fmt.Sprintf("Article %d", i), Content: "Text.", Author: "Many Hands",
-				Tags: []string{"bulk"}, CreatedAt: base.Add(time.Duration(i) * time.Minute)}
+				Tags: []string{"bulk"}, CreatedAt: base.Add(time.Duration(i) * 4 * time.Minute)}
 		}
 		in[7].Author, in[7].Tags = "Rare Hand", []string{"bulk", "rare"}
 		if err := s.BulkInsert(ctx, in); err != nil {
@@ -435,9 +435,10 @@ func TestListTitlesCountBound(t *testing.T) {
 		if err != nil || n != (store.Count{N: 1, Exact: true}) || !slices.Equal(titles, []string{"Article 7"}) {
 			t.Fatalf("ListTitles(rare tag) = %q, %+v, %v", titles, n, err)
 		}
-		day := base.Add(7 * time.Minute)
+		day := base.Add(7 * 4 * time.Minute)
+		const perDay = 24 * 60 / 4
 		titles, n, err = s.ListTitles(ctx, store.ListFilter{Tag: "bulk", Day: day.AddDate(0, 0, 1), Limit: 1})
-		if err != nil || n != (store.Count{N: 24 * 60, Exact: true}) || !slices.Equal(titles, []string{fmt.Sprintf("Article %d", 2*24*60-1)}) {
+		if err != nil || n != (store.Count{N: perDay, Exact: true}) || !slices.Equal(titles, []string{fmt.Sprintf("Article %d", 2*perDay-1)}) {
 			t.Fatalf("ListTitles(tag, day) = %q, %+v, %v", titles, n, err)
 		}
 		pop, err := s.Popular(ctx, store.ListFilter{Day: day, Tag: "rare", Limit: 5})
@@ -445,7 +446,7 @@ func TestListTitlesCountBound(t *testing.T) {
 			t.Fatalf("Popular(day, tag) = %+v, %v", pop, err)
 		}
 		pop, err = s.Popular(ctx, store.ListFilter{Day: day.AddDate(0, 0, 1), Limit: 2})
-		if err != nil || len(pop) != 2 || pop[0].Title != fmt.Sprintf("Article %d", 2*24*60-1) || pop[1].Title != fmt.Sprintf("Article %d", 2*24*60-2) {
+		if err != nil || len(pop) != 2 || pop[0].Title != fmt.Sprintf("Article %d", 2*perDay-1) || pop[1].Title != fmt.Sprintf("Article %d", 2*perDay-2) {
 			t.Fatalf("Popular(day) = %+v, %v", pop, err)
 		}
 	})
