@@ -363,12 +363,20 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, 
 	return titles, total, nil
 }
 
+// popularFlushWait bounds how long Popular waits for the views counted here to be saved.
+const popularFlushWait = time.Second
+
 // Popular returns the most viewed articles a filter selects; ties go to the newest.
-// Views counted by this process are flushed first, so they are all taken into account.
+// Views counted by this process are flushed first (for up to popularFlushWait), so they
+// are all taken into account.
 func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
-	if err := s.FlushViews(ctx); err != nil {
-		s.log.WarnContext(ctx, "popular articles: views not flushed", "err", err)
+	// The flush is bounded: after a burst of reads its backlog may take longer than a
+	// request should wait; what it did not save is still added to the articles below.
+	fctx, cancel := context.WithTimeout(ctx, popularFlushWait)
+	if err := s.FlushViews(fctx); err != nil {
+		s.log.WarnContext(ctx, "popular articles: views not all flushed", "err", err)
 	}
+	cancel()
 	q := s.db.WithContext(ctx).Model(&Article{})
 	if s.dialect == Postgres && !f.Day.IsZero() {
 		// The form of articles_day_popular_idx, which walks one day by views.

@@ -18,7 +18,7 @@ import (
 type viewCounter struct {
 	mu      sync.Mutex
 	pending map[int64]int64
-	flushMu sync.Mutex // one flush at a time
+	flushing chan struct{} // holds a token while a flush runs: one flush at a time
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -27,7 +27,7 @@ type viewCounter struct {
 const DefaultViewFlushInterval = time.Second
 
 func newViewCounter() *viewCounter {
-	return &viewCounter{pending: map[int64]int64{}}
+	return &viewCounter{pending: map[int64]int64{}, flushing: make(chan struct{}, 1)}
 }
 
 // add counts one view and returns how many views of the article wait to be flushed.
@@ -92,8 +92,13 @@ const viewChunk = 500
 
 // FlushViews adds the views counted in memory to the database now.
 func (s *Store) FlushViews(ctx context.Context) error {
-	s.views.flushMu.Lock()
-	defer s.views.flushMu.Unlock()
+	// Waiting for a running flush is bounded by ctx like the flush itself.
+	select {
+	case s.views.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("flush views: waiting for the running flush: %w", ctx.Err())
+	}
+	defer func() { <-s.views.flushing }()
 	batch := s.views.take()
 	if batch == nil {
 		return nil
@@ -105,18 +110,24 @@ func (s *Store) FlushViews(ctx context.Context) error {
 	// Same order in every replica, so that concurrent flushes lock rows in the same
 	// order and cannot deadlock.
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		for start := 0; start < len(ids); start += viewChunk {
-			chunk := ids[start:min(start+viewChunk, len(ids))]
-			if err := addViews(tx, s.dialect, chunk, batch); err != nil {
-				return err
-			}
+	// Each chunk is one statement and commits on its own: a flush that cannot finish
+	// in time (a backlog after a burst of reads) still saves what it got through, and
+	// gives back only the rest, rather than failing whole, again and again.
+	db := s.db.WithContext(ctx)
+	for start := 0; start < len(ids); start += viewChunk {
+		chunk := ids[start:min(start+viewChunk, len(ids))]
+		err := ctx.Err()
+		if err == nil {
+			err = addViews(db, s.dialect, chunk, batch)
 		}
-		return nil
-	})
-	if err != nil {
-		s.views.giveBack(batch)
-		return fmt.Errorf("flush views: %w", err)
+		if err != nil {
+			rest := make(map[int64]int64, len(ids)-start)
+			for _, id := range ids[start:] {
+				rest[id] = batch[id]
+			}
+			s.views.giveBack(rest)
+			return fmt.Errorf("flush views (%d of %d articles saved): %w", start, len(ids), err)
+		}
 	}
 	return nil
 }
