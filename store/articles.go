@@ -305,15 +305,15 @@ func filtered(q *gorm.DB, f ListFilter) *gorm.DB {
 		q = q.Where("articles.author = ?", f.Author)
 	}
 	if !f.Day.IsZero() {
-		start := dayStart(f.Day)
-		q = q.Where(created+" >= ? AND "+created+" < ?", start, start.AddDate(0, 0, 1))
+		q = onDay(q, created, f.Day)
 	}
 	return q
 }
 
-// dayStart is the start of t's day in UTC.
-func dayStart(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+// onDay keeps the rows whose timestamp column falls on day's UTC day.
+func onDay(q *gorm.DB, column string, day time.Time) *gorm.DB {
+	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	return q.Where(column+" >= ? AND "+column+" < ?", start, start.AddDate(0, 0, 1))
 }
 
 // MaxExactCount bounds the counting of ListTitles: up to this many matches the count is
@@ -337,8 +337,7 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, 
 		// article_tags alone answers: every row of it has its article.
 		matches = db.Model(&articleTag{}).Where("article_tags.tag = ?", f.Tag)
 		if !f.Day.IsZero() {
-			start := dayStart(f.Day)
-			matches = matches.Where("article_tags.created_at >= ? AND article_tags.created_at < ?", start, start.AddDate(0, 0, 1))
+			matches = onDay(matches, "article_tags.created_at", f.Day)
 		}
 	}
 	matches = matches.Select("1").Limit(MaxExactCount + 1)
