@@ -202,7 +202,7 @@ func TestListTitles(t *testing.T) {
 		for i := range store.MaxExactCount {
 			batch = append(batch, store.NewArticle{Title: fmt.Sprintf("Many %05d", i), Content: "c", Author: "many"})
 		}
-		if err := a.store.BulkInsert(context.Background(), batch); err != nil {
+		if err := a.store.BulkInsert(context.Background(), batch, nil); err != nil {
 			t.Fatal(err)
 		}
 		rec = a.do("GET", "/articles?limit=1", "")

@@ -44,7 +44,7 @@ func BenchmarkStore(b *testing.B) {
 				for i := range batch {
 					batch[i] = gen.Next()
 				}
-				if err := s.BulkInsert(ctx, batch); err != nil {
+				if err := s.BulkInsert(ctx, batch, nil); err != nil {
 					b.Fatal(err)
 				}
 				done += len(batch)

@@ -16,11 +16,11 @@ import (
 // number of replicas may flush into the same table; a failed flush keeps its counts for
 // the next one, and Close flushes what is left.
 type viewCounter struct {
-	mu      sync.Mutex
-	pending map[int64]int64
+	mu       sync.Mutex
+	pending  map[int64]int64
 	flushing chan struct{} // holds a token while a flush runs: one flush at a time
-	stop    chan struct{}
-	done    chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // DefaultViewFlushInterval is how often counted views reach the database.

@@ -4,8 +4,15 @@
 -- without rechecking every row the word appears in anywhere.
 ALTER TABLE articles ADD COLUMN title_search TSVECTOR NOT NULL DEFAULT ''::tsvector;
 
+-- A bulk load (Store.BulkInsert) that computed the vectors itself, exactly as below (see
+-- store/synthvec.go), says so for its transaction; its rows keep them. Any other insert or
+-- update has its vectors computed here.
 CREATE OR REPLACE FUNCTION articles_search_vector() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'INSERT' AND NEW.search <> ''::tsvector
+        AND current_setting('articlesd.search_vectors_given', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     NEW.title_search := setweight(to_tsvector('english', NEW.title), 'A');
     NEW.search :=
         NEW.title_search ||
