@@ -133,12 +133,27 @@ type ListFilter struct {
 // CreateArticle stores a new article with its tags and returns it as stored.
 func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, error) {
 	a := newRow(in)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&a).Error; err != nil {
-			return err
-		}
-		return insertTags(tx, []Article{a})
-	})
+	var err error
+	if s.dialect == Postgres {
+		// One statement, so one round trip and its own transaction: the article and its
+		// tags are stored together or not at all.
+		err = s.db.WithContext(ctx).Raw(`WITH a AS (
+				INSERT INTO articles (title, content, author, tags, version, created_at, updated_at)
+				VALUES (@title, @content, @author, @tags, 1, @at, @at) RETURNING id),
+			t AS (INSERT INTO article_tags (article_id, tag, created_at)
+				SELECT a.id, tag, @at FROM a, jsonb_array_elements_text(CAST(@tags AS jsonb)) AS tag)
+			SELECT id FROM a`,
+			sql.Named("title", a.Title), sql.Named("content", a.Content), sql.Named("author", a.Author),
+			sql.Named("tags", a.Tags), sql.Named("at", a.CreatedAt)).
+			Scan(&a.ID).Error
+	} else {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Create(&a).Error; err != nil {
+				return err
+			}
+			return insertTags(tx, []Article{a})
+		})
+	}
 	if err != nil {
 		return Article{}, fmt.Errorf("create article: %w", classify(err))
 	}
