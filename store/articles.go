@@ -37,6 +37,9 @@ func (Article) TableName() string { return "articles" }
 // which are as large as the text and of no use outside the database.
 var articleColumns = []string{"id", "title", "content", "author", "tags", "view_count", "version", "created_at", "updated_at"}
 
+// getArticleSQL reads one article by id, its columns in the order of articleColumns.
+var getArticleSQL = "SELECT " + strings.Join(articleColumns, ", ") + " FROM articles WHERE id = ?"
+
 // selectArticle is articleColumns as a select list for table alias t.
 func selectArticle(t string) string {
 	return t + "." + strings.Join(articleColumns, ", "+t+".")
@@ -188,9 +191,12 @@ func insertTags(tx *gorm.DB, articles []Article) error {
 
 // GetArticle returns one article without counting a view.
 func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
+	// The hottest query of all, written out and scanned by hand: GORM's query building
+	// and reflective scanning cost a tenth of a read's CPU.
 	var a Article
-	err := s.db.WithContext(ctx).Select(articleColumns).Take(&a, id).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	err := s.db.WithContext(ctx).Raw(getArticleSQL, id).Row().
+		Scan(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Views, &a.Version, &a.CreatedAt, &a.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
 		return Article{}, ErrNotFound
 	}
 	if err != nil {
