@@ -801,6 +801,13 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 				}
 				fmt.Fprintf(out, "round %d/%d: %s\n", round+1, o.rounds, r.line())
 				art = append(art, r)
+				// The views counted in the round are still being written: that is
+				// articlesd's cost, not the next limitsrv round's.
+				settled, err := waitForQuietDatabase(ctx, pgCfg, time.Minute)
+				if err != nil {
+					return rows, err
+				}
+				fmt.Fprintf(out, "round %d/%d: database quiet %s after the round (view flushes)\n", round+1, o.rounds, settled.Round(10*time.Millisecond))
 			}
 			artRow := mergeRounds(art)
 			if len(lim) > 0 {
@@ -1252,6 +1259,40 @@ func runCreateCeiling(ctx context.Context, out io.Writer, tmp string, pgCfg *pgx
 	r.requests = len(r.latencies)
 	fmt.Fprintf(out, "pgbench create ceiling on %s: %s tps at %d clients for %ds\n", name, fmtRate(r.reqPerSec), o.connections, seconds)
 	return r, nil
+}
+
+// waitForQuietDatabase waits until no other session runs a statement in the bench
+// database for half a second, or until limit, and says how long it waited.
+func waitForQuietDatabase(ctx context.Context, pgCfg *pgx.ConnConfig, limit time.Duration) (time.Duration, error) {
+	conn, err := pgx.ConnectConfig(ctx, pgCfg)
+	if err != nil {
+		return 0, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	start := time.Now()
+	quietSince := time.Time{}
+	for time.Since(start) < limit {
+		var active int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`).Scan(&active)
+		if err != nil {
+			return 0, fmt.Errorf("watch the database: %w", err)
+		}
+		switch {
+		case active > 0:
+			quietSince = time.Time{}
+		case quietSince.IsZero():
+			quietSince = time.Now()
+		case time.Since(quietSince) >= 500*time.Millisecond:
+			return quietSince.Sub(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return limit, nil
 }
 
 // readPgbenchLog reads the latencies of a pgbench transaction log, and how many
