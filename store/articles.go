@@ -23,7 +23,8 @@ type Article struct {
 	Content string  `gorm:"column:content"`
 	Author  string  `gorm:"column:author"`
 	Tags    TagList `gorm:"column:tags"`
-	Views   int64   `gorm:"column:view_count"`
+	// Views is read from article_views (see selectArticle), never written with the row.
+	Views int64 `gorm:"column:views;->"`
 	// Version counts the changes of the article: 1 when created, one more per update.
 	Version   int64 `gorm:"column:version"`
 	CreatedAt time.Time
@@ -33,17 +34,23 @@ type Article struct {
 // TableName tells GORM the table.
 func (Article) TableName() string { return "articles" }
 
-// articleColumns are the columns an Article is read from: never the search vectors,
-// which are as large as the text and of no use outside the database.
-var articleColumns = []string{"id", "title", "content", "author", "tags", "view_count", "version", "created_at", "updated_at"}
+// articleColumns are the columns of articles an Article is read from: never the search
+// vectors, which are as large as the text and of no use outside the database.
+var articleColumns = []string{"id", "title", "content", "author", "tags", "version", "created_at", "updated_at"}
 
-// getArticleSQL reads one article by id, its columns in the order of articleColumns.
-var getArticleSQL = "SELECT " + strings.Join(articleColumns, ", ") + " FROM articles WHERE id = ?"
-
-// selectArticle is articleColumns as a select list for table alias t.
+// selectArticle is the select list of an Article: articleColumns of table alias t, then
+// the views of article_views joined as v.
 func selectArticle(t string) string {
-	return t + "." + strings.Join(articleColumns, ", "+t+".")
+	return t + "." + strings.Join(articleColumns, ", "+t+".") + ", v.views"
 }
+
+// withViews is the join that selectArticle needs, for table alias t.
+func withViews(t string) string {
+	return "JOIN article_views v ON v.article_id = " + t + ".id"
+}
+
+// getArticleSQL reads one article by id, in the order of selectArticle.
+var getArticleSQL = "SELECT " + selectArticle("a") + " FROM articles a " + withViews("a") + " WHERE a.id = ?"
 
 // finish prepares articles read from the database for callers: timestamps in UTC
 // (drivers hand them over in the process's local zone) and views that this process has
@@ -195,7 +202,7 @@ func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 	// and reflective scanning cost a tenth of a read's CPU.
 	var a Article
 	err := s.db.WithContext(ctx).Raw(getArticleSQL, id).Row().
-		Scan(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Views, &a.Version, &a.CreatedAt, &a.UpdatedAt)
+		Scan(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Version, &a.CreatedAt, &a.UpdatedAt, &a.Views)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Article{}, ErrNotFound
 	}
@@ -249,6 +256,9 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch, exp
 		}
 		if len(rows) == 0 {
 			return missingOrChanged(tx, id)
+		}
+		if err := tx.Raw("SELECT views FROM article_views WHERE article_id = ?", id).Scan(&rows[0].Views).Error; err != nil {
+			return err
 		}
 		out = s.finish(rows)[0]
 		if p.Tags == nil {
@@ -397,24 +407,28 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 		s.log.WarnContext(ctx, "popular articles: views not all flushed", "err", err)
 	}
 	cancel()
-	q := s.db.WithContext(ctx).Model(&Article{})
-	if s.dialect == Postgres && !f.Day.IsZero() {
-		// The form of articles_day_popular_idx, which walks one day by views.
-		day := f.Day
-		f.Day = time.Time{}
-		q = q.Where("(articles.created_at AT TIME ZONE 'UTC')::date = ?::date", day.Format(time.DateOnly))
+	// Walked from article_views, whose indexes order articles by views; the filters
+	// test each article on the way.
+	q := s.db.WithContext(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id")
+	if !f.Day.IsZero() {
+		if s.dialect == Postgres {
+			// The form of article_views_day_popular_idx, which walks one day by views.
+			q = q.Where("(v.created_at AT TIME ZONE 'UTC')::date = ?::date", f.Day.Format(time.DateOnly))
+		} else {
+			q = onDay(q, "v.created_at", f.Day)
+		}
+	}
+	if f.Author != "" {
+		q = q.Where("a.author = ?", f.Author)
 	}
 	if f.Tag != "" {
 		// A test per article, so that the most viewed articles are walked in index order
 		// until enough carry the tag (SQLite otherwise sorted every article of the tag).
-		tag := f.Tag
-		f.Tag = ""
-		q = q.Where("EXISTS (SELECT 1 FROM article_tags WHERE article_tags.article_id = articles.id AND article_tags.tag = ?)", tag)
+		q = q.Where("EXISTS (SELECT 1 FROM article_tags WHERE article_tags.article_id = a.id AND article_tags.tag = ?)", f.Tag)
 	}
 	out := []Article{}
-	err := filtered(q, f).
-		Select(selectArticle("articles")).
-		Order("articles.view_count DESC, articles.created_at DESC, articles.id DESC").
+	err := q.Select(selectArticle("a")).
+		Order("v.views DESC, v.created_at DESC, v.article_id DESC").
 		Limit(f.Limit).Offset(f.Offset).
 		Find(&out).Error
 	if err != nil {
@@ -475,7 +489,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 				(SELECT id, 1 AS tier FROM articles
 					WHERE search @@ plainto_tsquery('english', @q) AND NOT title_search @@ plainto_tsquery('english', @q)
 					ORDER BY `+walk[1]+` DESC LIMIT @cap)
-			) hit JOIN articles a ON a.id = hit.id
+			) hit JOIN articles a ON a.id = hit.id `+withViews("a")+`
 			ORDER BY hit.tier, ts_rank(a.search, plainto_tsquery('english', @q)) DESC, a.id DESC
 			LIMIT @limit OFFSET @offset`,
 			sql.Named("q", text), sql.Named("cap", SearchCandidates), sql.Named("limit", limit), sql.Named("offset", offset)).
@@ -496,7 +510,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 				UNION ALL
 				SELECT * FROM (SELECT rowid AS id, 1 AS tier, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score
 					FROM articles_fts WHERE articles_fts MATCH @rest ORDER BY rowid DESC LIMIT @cap)
-			) hit JOIN articles a ON a.id = hit.id
+			) hit JOIN articles a ON a.id = hit.id `+withViews("a")+`
 			ORDER BY hit.tier, hit.score, a.id DESC
 			LIMIT @limit OFFSET @offset`,
 			sql.Named("title", "title : ("+all+")"), sql.Named("rest", "("+all+") NOT title : ("+all+")"),

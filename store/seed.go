@@ -173,13 +173,13 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 				}
 				id := strconv.FormatInt(ids[i], 10)
 				created := r.CreatedAt.Format(time.RFC3339Nano)
-				articles.row(id, r.Title, r.Content, r.Author, tagJSON.(string), "0", "1", created, created, title, full)
+				articles.row(id, r.Title, r.Content, r.Author, tagJSON.(string), "1", created, created, title, full)
 				for _, t := range r.Tags {
 					tags.row(id, t, created)
 				}
 			}
 			pg := tx.Conn().PgConn()
-			if _, err := pg.CopyFrom(ctx, &articles.buf, `COPY articles (id, title, content, author, tags, view_count, version, created_at, updated_at, title_search, search) FROM STDIN`); err != nil {
+			if _, err := pg.CopyFrom(ctx, &articles.buf, `COPY articles (id, title, content, author, tags, version, created_at, updated_at, title_search, search) FROM STDIN`); err != nil {
 				return err
 			}
 			_, err = pg.CopyFrom(ctx, &tags.buf, `COPY article_tags (article_id, tag, created_at) FROM STDIN`)

@@ -110,7 +110,7 @@ func (s *Store) FlushViews(ctx context.Context) error {
 	// Same order in every replica, so that concurrent flushes lock rows in the same
 	// order and cannot deadlock.
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	// Each chunk is one statement and commits on its own: a flush that cannot finish
+	// Each chunk commits on its own: a flush that cannot finish
 	// in time (a backlog after a burst of reads) still saves what it got through, and
 	// gives back only the rest, rather than failing whole, again and again.
 	db := s.db.WithContext(ctx)
@@ -118,7 +118,7 @@ func (s *Store) FlushViews(ctx context.Context) error {
 		chunk := ids[start:min(start+viewChunk, len(ids))]
 		err := ctx.Err()
 		if err == nil {
-			err = addViews(db, s.dialect, chunk, batch)
+			err = db.Transaction(func(tx *gorm.DB) error { return addViews(tx, s.dialect, chunk, batch) })
 		}
 		if err != nil {
 			rest := make(map[int64]int64, len(ids)-start)
@@ -139,18 +139,16 @@ func addViews(tx *gorm.DB, d Dialect, ids []int64, counts map[int64]int64) error
 		args = append(args, id, counts[id])
 	}
 	if d == Postgres {
-		idArgs := make([]any, len(ids))
-		for i, id := range ids {
-			idArgs[i] = id
-		}
-		if err := tx.Exec("SELECT id FROM articles WHERE id IN ? ORDER BY id FOR UPDATE", ids).Error; err != nil {
+		// Rows locked in id order, the same in every replica: concurrent flushes wait
+		// for each other instead of deadlocking.
+		if err := tx.Exec("SELECT article_id FROM article_views WHERE article_id IN ? ORDER BY article_id FOR UPDATE", ids).Error; err != nil {
 			return err
 		}
 		values = strings.ReplaceAll(values, "(?, ?)", "(?::bigint, ?::bigint)")
-		return tx.Exec(`UPDATE articles AS a SET view_count = a.view_count + v.n
-			FROM (VALUES `+values+`) AS v(id, n) WHERE a.id = v.id`, args...).Error
+		return tx.Exec(`UPDATE article_views AS a SET views = a.views + v.n
+			FROM (VALUES `+values+`) AS v(id, n) WHERE a.article_id = v.id`, args...).Error
 	}
 	return tx.Exec(`WITH v(id, n) AS (VALUES `+values+`)
-		UPDATE articles SET view_count = view_count + (SELECT n FROM v WHERE v.id = articles.id)
-		WHERE id IN (SELECT id FROM v)`, args...).Error
+		UPDATE article_views SET views = views + (SELECT n FROM v WHERE v.id = article_views.article_id)
+		WHERE article_id IN (SELECT id FROM v)`, args...).Error
 }
