@@ -198,7 +198,7 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 func (s *Store) Analyze(ctx context.Context) error {
 	stmt := "ANALYZE"
 	if s.dialect == Postgres {
-		stmt = "VACUUM (ANALYZE) articles, article_tags"
+		stmt = "VACUUM (ANALYZE) articles, article_tags, article_views"
 	}
 	if _, err := s.sqlDB.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("analyze: %w", classify(err))
