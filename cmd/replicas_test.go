@@ -90,7 +90,7 @@ func (c *replicaClient) create(ctx context.Context, base, title string, tags []s
 	}
 	var a replicaArticle
 	if err := json.Unmarshal(b, &a); err != nil || a.ID == "" {
-		return replicaArticle{}, fmt.Errorf("POST %s/articles body %q: %v", base, b, err)
+		return replicaArticle{}, fmt.Errorf("POST %s/articles body %q: %w", base, b, err)
 	}
 	return a, nil
 }

@@ -475,9 +475,9 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 	switch s.dialect {
 	case Postgres:
 		text := strings.Join(terms, " ")
-		walk, err := s.searchWalks(ctx, text)
-		if err != nil {
-			return nil, fmt.Errorf("search articles: %w", classify(err))
+		var walk [2]string
+		if walk, err = s.searchWalks(ctx, text); err != nil {
+			break
 		}
 		// The tsquery is written out in each place rather than shared through a CTE so
 		// that the planner sees its words.

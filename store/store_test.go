@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/store/storetest"
 )
@@ -533,9 +535,7 @@ func TestBulkInsertWithLexicon(t *testing.T) {
 	for range 60 {
 		queries = append(queries, mix.SearchQuery())
 	}
-	for _, tag := range []string{"sci-fi", "box-office", "sound-design"} {
-		queries = append(queries, tag)
-	}
+	queries = append(queries, "sci-fi", "box-office", "sound-design")
 	matched := 0
 	for _, q := range queries {
 		for _, offset := range []int{0, 100} {
@@ -575,5 +575,32 @@ func TestBulkInsertWithLexicon(t *testing.T) {
 		if got, err := s.Search(ctx, "quagga", 10, 0); err != nil || len(got) != 1 || got[0].ID != 1 {
 			t.Fatalf("search for the new title = %+v, %v", got, err)
 		}
+	}
+}
+
+// A search whose query fails says so (it once returned no articles and no error when the
+// planner's estimate had been read but the search itself failed).
+func TestSearchReportsFailure(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.URL(t, store.Postgres)
+	s, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// The estimate reads articles only; the search joins article_views.
+	if _, err := conn.Exec(ctx, "ALTER TABLE article_views RENAME TO article_views_gone"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Search(ctx, "film", 10, 0); err == nil {
+		t.Fatalf("Search with article_views gone = %v, nil; want an error", got)
 	}
 }
