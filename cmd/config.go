@@ -34,15 +34,16 @@ type Config struct {
 	MaxBodyBytes      int64         `mapstructure:"max-body-bytes"`
 	DBMaxConns        int           `mapstructure:"db-max-conns"`
 
-	Metrics          bool    `mapstructure:"metrics"`
-	MetricsAddr      string  `mapstructure:"metrics-addr"`
-	PprofAddr        string  `mapstructure:"pprof-addr"`
-	OTLPEndpoint     string  `mapstructure:"otlp-endpoint"`
-	OTLPInsecure     bool    `mapstructure:"otlp-insecure"`
-	TraceSampleRatio float64 `mapstructure:"trace-sample-ratio"`
-	ServiceName      string  `mapstructure:"service-name"`
-	LogFile          string  `mapstructure:"log-file"`
-	LogFileMaxMB     int     `mapstructure:"log-file-max-mb"`
+	Metrics          bool          `mapstructure:"metrics"`
+	MetricsAddr      string        `mapstructure:"metrics-addr"`
+	PprofAddr        string        `mapstructure:"pprof-addr"`
+	OTLPEndpoint     string        `mapstructure:"otlp-endpoint"`
+	OTLPInsecure     bool          `mapstructure:"otlp-insecure"`
+	TraceSampleRatio float64       `mapstructure:"trace-sample-ratio"`
+	ServiceName      string        `mapstructure:"service-name"`
+	LogFile          string        `mapstructure:"log-file"`
+	LogFileMaxMB     int           `mapstructure:"log-file-max-mb"`
+	LogFlush         time.Duration `mapstructure:"log-flush"`
 
 	Auth           string  `mapstructure:"auth"`
 	BootstrapToken string  `mapstructure:"bootstrap-token"`
@@ -78,6 +79,7 @@ var defaults = map[string]any{
 	"service-name":        "articles-api",
 	"log-file":            "",
 	"log-file-max-mb":     100,
+	"log-flush":           100 * time.Millisecond,
 	"auth":                "on",
 	"bootstrap-token":     "",
 	"require-if-match":    false,
@@ -226,6 +228,9 @@ func (c Config) Validate() error {
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		return fmt.Errorf("rate-limit and rate-burst must not be negative")
+	}
+	if c.LogFlush < 0 || c.LogFlush > time.Minute {
+		return fmt.Errorf("log-flush must be between 0 and 1m, not %s", c.LogFlush)
 	}
 	if c.LogFile != "" && c.LogFileMaxMB < 1 {
 		return fmt.Errorf("log-file-max-mb must be at least 1, not %d", c.LogFileMaxMB)

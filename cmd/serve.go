@@ -52,6 +52,7 @@ func newServeCommand(build BuildInfo) *cobra.Command {
 	f.String("service-name", "articles-api", "service.name of the traces (env OTEL_SERVICE_NAME too)")
 	f.String("log-file", "", "also write logs to this file, rotated by size (what Promtail/Alloy ship to Loki)")
 	f.Int("log-file-max-mb", 100, "rotate the log file at this size")
+	f.Duration("log-flush", 100*time.Millisecond, "longest an INFO or DEBUG log line waits to be written with others; 0: each at once (warnings and errors never wait)")
 	f.String("auth", "on", "on: POST, PUT and DELETE need an API token; off: writes are open (demos only)")
 	f.String("bootstrap-token", "", "a token accepted besides the stored ones, at least 16 characters (env ARTICLESD_BOOTSTRAP_TOKEN; for compose and tests)")
 	f.Bool("require-if-match", false, "answer 428 to PUT and DELETE without If-Match")
@@ -80,6 +81,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		LogLevel:       level,
 		LogFile:        cfg.LogFile,
 		LogFileMaxMB:   cfg.LogFileMaxMB,
+		LogFlush:       cfg.LogFlush,
 		Stderr:         logOut,
 	})
 	if err != nil {

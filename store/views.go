@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -107,8 +108,7 @@ func (s *Store) FlushViews(ctx context.Context) error {
 	for id := range batch {
 		ids = append(ids, id)
 	}
-	// Same order in every replica, so that concurrent flushes lock rows in the same
-	// order and cannot deadlock.
+	// In id order, a chunk's rows lie close together in the primary key.
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	// Each chunk commits on its own: a flush that cannot finish
 	// in time (a backlog after a burst of reads) still saves what it got through, and
@@ -132,21 +132,48 @@ func (s *Store) FlushViews(ctx context.Context) error {
 	return nil
 }
 
+// viewFlushLock is the key of the PostgreSQL advisory lock that makes the flushes of all
+// replicas take turns.
+const viewFlushLock = 0x61727469636c6573 // "articles"
+
 func addViews(tx *gorm.DB, d Dialect, ids []int64, counts map[int64]int64) error {
+	if d == Postgres {
+		// One flush transaction at a time across replicas, so two flushes never lock
+		// rows in different orders and never deadlock. This costs one lock, where
+		// locking the rows in id order (SELECT … FOR UPDATE) was four tenths of the
+		// flush's time. Other writers of article_views lock one row each.
+		//
+		// The commit does not wait for its WAL to reach the disk: views are counted in
+		// memory for up to a second anyway, and a database crash may now lose a fraction
+		// of a second more of them. No client was promised a view count.
+		var idList, nList strings.Builder
+		idList.WriteByte('{')
+		nList.WriteByte('{')
+		for i, id := range ids {
+			if i > 0 {
+				idList.WriteByte(',')
+				nList.WriteByte(',')
+			}
+			idList.WriteString(strconv.FormatInt(id, 10))
+			nList.WriteString(strconv.FormatInt(counts[id], 10))
+		}
+		idList.WriteByte('}')
+		nList.WriteByte('}')
+		if err := tx.Exec("SET LOCAL synchronous_commit = off").Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(viewFlushLock)).Error; err != nil {
+			return err
+		}
+		// Two array parameters, whatever the chunk's size: one statement to plan.
+		return tx.Exec(`UPDATE article_views AS a SET views = a.views + v.n
+			FROM unnest(?::bigint[], ?::bigint[]) AS v(id, n) WHERE a.article_id = v.id`,
+			idList.String(), nList.String()).Error
+	}
 	values := strings.TrimSuffix(strings.Repeat("(?, ?),", len(ids)), ",")
 	args := make([]any, 0, 2*len(ids))
 	for _, id := range ids {
 		args = append(args, id, counts[id])
-	}
-	if d == Postgres {
-		// Rows locked in id order, the same in every replica: concurrent flushes wait
-		// for each other instead of deadlocking.
-		if err := tx.Exec("SELECT article_id FROM article_views WHERE article_id IN ? ORDER BY article_id FOR UPDATE", ids).Error; err != nil {
-			return err
-		}
-		values = strings.ReplaceAll(values, "(?, ?)", "(?::bigint, ?::bigint)")
-		return tx.Exec(`UPDATE article_views AS a SET views = a.views + v.n
-			FROM (VALUES `+values+`) AS v(id, n) WHERE a.article_id = v.id`, args...).Error
 	}
 	return tx.Exec(`WITH v(id, n) AS (VALUES `+values+`)
 		UPDATE article_views SET views = views + (SELECT n FROM v WHERE v.id = article_views.article_id)

@@ -63,6 +63,11 @@ func (h *logfmtHandler) Handle(ctx context.Context, r slog.Record) error {
 	b = append(b, '\n')
 	h.mu.Lock()
 	_, err := h.w.Write(b)
+	if f, ok := h.w.(interface{ Flush() error }); ok && r.Level >= slog.LevelWarn {
+		// A warning or an error is written before the call returns: the process may
+		// be about to stop, or someone is watching for it.
+		err = f.Flush()
+	}
 	h.mu.Unlock()
 	*bp = b
 	bufPool.Put(bp)

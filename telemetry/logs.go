@@ -36,6 +36,15 @@ func newLogger(cfg Config) (*slog.Logger, func(context.Context) error) {
 		w = io.MultiWriter(cfg.Stderr, &tolerantWriter{w: file, report: cfg.Stderr, name: cfg.LogFile})
 		closeFn = func(context.Context) error { return file.Close() }
 	}
+	if cfg.LogFlush > 0 {
+		buf := newLogBuffer(w, cfg.LogFlush, 64<<10)
+		closeFile := closeFn
+		closeFn = func(ctx context.Context) error {
+			_ = buf.Close()
+			return closeFile(ctx)
+		}
+		w = buf
+	}
 	return slog.New(newLogfmtHandler(w, cfg.LogLevel)), closeFn
 }
 

@@ -50,6 +50,9 @@ type Config struct {
 	// LogFile, when set, receives the logs too, rotated at LogFileMaxMB megabytes.
 	LogFile      string
 	LogFileMaxMB int
+	// LogFlush is the longest an INFO or DEBUG line waits to be written together with
+	// others; zero writes each line at once. Warnings and errors are written at once.
+	LogFlush time.Duration
 	// Stderr is where logs go besides the file (default os.Stderr).
 	Stderr io.Writer
 }
