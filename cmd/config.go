@@ -69,7 +69,7 @@ var defaults = map[string]any{
 	"write-timeout":       30 * time.Second,
 	"idle-timeout":        120 * time.Second,
 	"max-body-bytes":      int64(1 << 20),
-	"db-max-conns":        16,
+	"db-max-conns":        8,
 	"metrics":             true,
 	"metrics-addr":        "",
 	"pprof-addr":          "",

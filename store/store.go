@@ -126,7 +126,7 @@ func firstLine(s string) string {
 
 // Options tune a Store. The zero value is usable.
 type Options struct {
-	// MaxOpenConns bounds the PostgreSQL pool (default 16). The embedded database always
+	// MaxOpenConns bounds the PostgreSQL pool (default 8). The embedded database always
 	// uses one connection: SQLite has a single writer, and one connection serialises them.
 	MaxOpenConns int
 	// ConnectTimeout bounds the first contact with the database (default 5s).
@@ -163,7 +163,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		opts.ConnectTimeout = 5 * time.Second
 	}
 	if opts.MaxOpenConns <= 0 {
-		opts.MaxOpenConns = 16
+		opts.MaxOpenConns = 8
 	}
 	cfg := &gorm.Config{
 		Logger:                 logger.Discard,

@@ -506,6 +506,51 @@ func TestSearchCandidates(t *testing.T) {
 	})
 }
 
+// On PostgreSQL a query's words that share a stem count once: "stories story Story"
+// finds what "story" finds, in the same order (they once made the planner expect a
+// fifth of the matches and pick the plan for rare words).
+func TestSearchRepeatedStems(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, store.Postgres)
+	base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	var in []store.NewArticle
+	for i := range 30 {
+		in = append(in,
+			store.NewArticle{Title: fmt.Sprintf("Story %d", i), Content: "Told twice.", Author: "A", CreatedAt: base},
+			store.NewArticle{Title: fmt.Sprintf("Tale %d", i), Content: "Two stories.", Author: "A", CreatedAt: base},
+			store.NewArticle{Title: fmt.Sprintf("Other %d", i), Content: "Nothing.", Author: "A", CreatedAt: base})
+	}
+	if err := s.BulkInsert(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	one, err := s.Search(ctx, "story", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := s.Search(ctx, "stories story Story", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one) != 60 || len(many) != 60 {
+		t.Fatalf("%d and %d results, want 60 each", len(one), len(many))
+	}
+	for i := range one {
+		if one[i].ID != many[i].ID {
+			t.Fatalf("result %d: article %d for one word, %d for the repeated stem", i, one[i].ID, many[i].ID)
+		}
+	}
+	if !strings.HasPrefix(many[0].Title, "Story") || !strings.HasPrefix(many[59].Title, "Tale") {
+		t.Fatalf("title matches first: got %q first and %q last", many[0].Title, many[59].Title)
+	}
+	// The words reach the planner once each.
+	if q, err := s.SearchQuery(ctx, "Stories story film, the films"); err != nil || q != "'film' & 'stori'" {
+		t.Fatalf("tsquery %q, %v; want 'film' & 'stori'", q, err)
+	}
+	if got, err := s.Search(ctx, "the and of", 100, 0); err != nil || len(got) != 0 {
+		t.Fatalf("stop words only: %d results, %v; want none", len(got), err)
+	}
+}
+
 // A bulk load with a lexicon stores the search vectors the trigger would have computed:
 // the same synthetic articles, loaded with and without one, answer every search alike,
 // in the same order, and an update of a title still reaches the index.
