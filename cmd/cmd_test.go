@@ -667,6 +667,11 @@ func TestBadConfiguration(t *testing.T) {
 			contains: []string{"max-body-bytes must be at least 1024, not 10"},
 		},
 		{
+			name:     "negative log flush",
+			args:     []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0", "--log-flush", "-1s"},
+			contains: []string{"log-flush must be between 0 and 1m, not -1s"},
+		},
+		{
 			name:     "no connections",
 			args:     []string{"serve", "--database-url", sqliteURL, "--addr", "127.0.0.1:0", "--db-max-conns", "0"},
 			contains: []string{"db-max-conns must be at least 1, not 0"},
@@ -807,7 +812,7 @@ func TestConfigPrecedence(t *testing.T) {
 				t.Fatalf("config = %+v, want %+v", got, tt.want)
 			}
 			// Keys nobody set keep their defaults.
-			if cfg.ReadTimeout != 30*time.Second || cfg.IdleTimeout != 120*time.Second || cfg.DBMaxConns != 16 {
+			if cfg.ReadTimeout != 30*time.Second || cfg.IdleTimeout != 120*time.Second || cfg.DBMaxConns != 8 || cfg.LogFlush != 100*time.Millisecond {
 				t.Fatalf("untouched keys changed: %+v", cfg)
 			}
 		})
