@@ -6,3 +6,6 @@ import "context"
 func (s *Store) SearchQuery(ctx context.Context, text string) (string, error) {
 	return s.searchQuery(ctx, text)
 }
+
+// WithConnectTimeout exposes withConnectTimeout.
+var WithConnectTimeout = withConnectTimeout

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -152,6 +154,25 @@ type Store struct {
 	lastUse   sync.Map // token name → when its last use was last written
 }
 
+// withConnectTimeout bounds each new PostgreSQL connection (connect_timeout), unless the
+// URL sets its own bound. database/sql opens some connections in the background, with no
+// deadline of the caller's: when the database's address swallowed packets, such a dial
+// waited forever and held its place in the pool after the database was back, until no
+// request could get a connection.
+func withConnectTimeout(dsn string, d time.Duration) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn
+	}
+	q := u.Query()
+	if q.Has("connect_timeout") {
+		return dsn
+	}
+	q.Set("connect_timeout", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // Open connects to the database a URL names (see ParseURL) and checks that it answers.
 // It does not migrate: call MigrateUp for that.
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
@@ -175,7 +196,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	var dialector gorm.Dialector
 	switch loc.Dialect {
 	case Postgres:
-		dialector = postgres.Open(loc.DSN)
+		dialector = postgres.Open(withConnectTimeout(loc.DSN, opts.ConnectTimeout))
 	case SQLite:
 		dialector = sqlite.Open(sqliteDSN(loc.DSN))
 	}

@@ -649,3 +649,22 @@ func TestSearchReportsFailure(t *testing.T) {
 		t.Fatalf("Search with article_views gone = %v, nil; want an error", got)
 	}
 }
+
+// Every PostgreSQL connection is dialled with a bound, the URL's own if it has one.
+func TestWithConnectTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		dsn  string
+		d    time.Duration
+		want string
+	}{
+		{"postgres://u@h:5432/db?sslmode=disable", 5 * time.Second, "postgres://u@h:5432/db?connect_timeout=5&sslmode=disable"},
+		{"postgres://u@h/db", 1500 * time.Millisecond, "postgres://u@h/db?connect_timeout=2"},
+		{"postgres://u@h/db", 10 * time.Millisecond, "postgres://u@h/db?connect_timeout=1"},
+		{"postgres://u@h/db?connect_timeout=30", 5 * time.Second, "postgres://u@h/db?connect_timeout=30"},
+		{"postgres://u@h/%zz", 5 * time.Second, "postgres://u@h/%zz"},
+	} {
+		if got := store.WithConnectTimeout(tt.dsn, tt.d); got != tt.want {
+			t.Errorf("WithConnectTimeout(%q, %s) = %q, want %q", tt.dsn, tt.d, got, tt.want)
+		}
+	}
+}
