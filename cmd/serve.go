@@ -130,7 +130,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		opts.Auth = auth
 	}
 	if tel.Metrics != nil {
-		tel.Metrics.WatchArticleCount(st.CountArticles)
+		tel.Metrics.WatchArticleCount(st.CountArticles, articleCountMaxAge)
 		opts.OnArticleCreated = tel.Metrics.ArticleCreated
 		opts.Metrics = tel.MetricsHandler()
 	}
@@ -211,6 +211,10 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	log.Info("stopped")
 	return nil
 }
+
+// articleCountMaxAge is how long a count of the articles serves /metrics: however often
+// it is scraped, the database counts the table at most once per interval.
+const articleCountMaxAge = 2 * time.Second
 
 // drainingHandler marks the server as going away once draining is set.
 type drainingHandler struct {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel/codes"
@@ -78,7 +79,15 @@ func (t *Telemetry) serverSpan(tracer trace.Tracer) gin.HandlerFunc {
 		}
 		req := c.Request
 		ctx := t.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-		ctx, span := tracer.Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer))
+		// Span names, like metric labels, come from closed sets (Tempo's span metrics
+		// make a series per name): "HTTP" for a method that is not a standard one, as
+		// the semantic conventions say.
+		method := MethodLabel(req.Method)
+		name := method + " " + route
+		if method == OtherMethod {
+			name = "HTTP " + route
+		}
+		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		recording := span.IsRecording()
 		if recording {
@@ -87,8 +96,13 @@ func (t *Telemetry) serverSpan(tracer trace.Tracer) gin.HandlerFunc {
 			if req.TLS != nil {
 				scheme = "https"
 			}
+			if method == OtherMethod {
+				span.SetAttributes(semconv.HTTPRequestMethodKey.String("_OTHER"),
+					semconv.HTTPRequestMethodOriginal(truncate(req.Method, maxOriginalMethod)))
+			} else {
+				span.SetAttributes(semconv.HTTPRequestMethodKey.String(method))
+			}
 			span.SetAttributes(
-				semconv.HTTPRequestMethodKey.String(req.Method),
 				semconv.URLPath(req.URL.Path),
 				semconv.URLScheme(scheme),
 				semconv.ServerAddress(req.Host),
@@ -149,8 +163,14 @@ func (t *Telemetry) observe(c *gin.Context) {
 	if !t.Logger.Enabled(ctx, level) {
 		return
 	}
-	t.Logger.LogAttrs(ctx, level, "request",
-		slog.String("method", c.Request.Method),
+	var buf [10]slog.Attr
+	attrs := buf[:0]
+	method := MethodLabel(c.Request.Method)
+	attrs = append(attrs, slog.String("method", method))
+	if method == OtherMethod {
+		attrs = append(attrs, slog.String("method_original", truncate(c.Request.Method, maxOriginalMethod)))
+	}
+	attrs = append(attrs,
 		slog.String("route", route),
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", status),
@@ -159,6 +179,21 @@ func (t *Telemetry) observe(c *gin.Context) {
 		slog.String("client_ip", c.ClientIP()),
 		slog.String("request_id", reqID),
 	)
+	t.Logger.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// maxOriginalMethod bounds how much of a non-standard method a log line or span keeps.
+const maxOriginalMethod = 32
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // requestID keeps a caller's request id when it is short and printable, else makes one.

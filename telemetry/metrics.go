@@ -3,6 +3,7 @@ package telemetry
 import (
 	"bufio"
 	"context"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -19,14 +20,16 @@ type Metrics struct {
 	latency      *prometheus.HistogramVec
 	statuses     *prometheus.CounterVec
 	products     *prometheus.CounterVec
+	productTypes *boundedLabels
 	spansDropped prometheus.Counter
+	log          *slog.Logger
 	reg          *prometheus.Registry
 }
 
 // latencyBuckets span a cached read (well under a millisecond) to a slow search (seconds).
 var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
-func newMetrics(reg *prometheus.Registry) *Metrics {
+func newMetrics(reg *prometheus.Registry, log *slog.Logger) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "request_count_total",
@@ -45,20 +48,24 @@ func newMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "product_count_total",
 			Help: "Articles created, by their first tag (unknown when untagged).",
 		}, []string{"product_type"}),
+		productTypes: newBoundedLabels(maxProductTypes, OtherProductType),
 		spansDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "articlesd_trace_spans_dropped_total",
 			Help: "Spans dropped because the export queue was full or the collector failed.",
 		}),
+		log: log,
 		reg: reg,
 	}
 	reg.MustRegister(m.requests, m.latency, m.statuses, m.products, m.spansDropped)
 	return m
 }
 
-// ObserveRequest records one served request. traceID, when not empty, is attached as an
-// exemplar so that a latency bucket leads to a trace.
+// ObserveRequest records one served request. method is labelled with MethodLabel and
+// status with its code; endpoint must already be a route template or Unmatched. traceID,
+// when not empty, is attached as an exemplar so that a latency bucket leads to a trace.
 func (m *Metrics) ObserveRequest(method, endpoint string, status int, d time.Duration, traceID string) {
-	code := statusText(status)
+	code := statusLabel(status)
+	method = MethodLabel(method)
 	c := m.requests.WithLabelValues(method, endpoint, code)
 	h := m.latency.WithLabelValues(method, endpoint)
 	if traceID != "" {
@@ -72,56 +79,69 @@ func (m *Metrics) ObserveRequest(method, endpoint string, status int, d time.Dur
 	m.statuses.WithLabelValues(code).Inc()
 }
 
-// statusCodes holds the label value of every valid status code, so that labelling a
-// request allocates nothing.
-var statusCodes = func() (codes [600]string) {
-	for i := range codes {
-		codes[i] = strconv.Itoa(i)
-	}
-	return codes
-}()
-
-func statusText(status int) string {
-	if status >= 0 && status < len(statusCodes) {
-		return statusCodes[status]
-	}
-	return strconv.Itoa(status)
-}
-
-// ArticleCreated counts a new article under its first tag.
+// ArticleCreated counts a new article under its first tag (see maxProductTypes).
 func (m *Metrics) ArticleCreated(tags []string) {
 	kind := "unknown"
 	if len(tags) > 0 {
-		kind = tags[0]
+		kind = m.productTypes.label(tags[0])
 	}
 	m.products.WithLabelValues(kind).Inc()
 }
 
-// WatchArticleCount exposes active_article_count, read from the database at each scrape,
-// so it is right whichever replica created or deleted the articles.
-func (m *Metrics) WatchArticleCount(count func(context.Context) (int64, error)) {
+// WatchArticleCount exposes active_article_count, read from the database, so it is
+// right whichever replica created or deleted the articles. A count younger than maxAge
+// is reused, so that however often /metrics is asked for, the database counts at most
+// once per maxAge (0: at every scrape). When the count fails, the gauge is left out of
+// that scrape (the rest of it is served), the failure is counted in
+// articlesd_metric_collect_failures_total{metric="active_article_count"} and logged.
+func (m *Metrics) WatchArticleCount(count func(context.Context) (int64, error), maxAge time.Duration) {
+	const name = "active_article_count"
 	m.reg.MustRegister(&articleCountCollector{
-		count: count,
-		desc:  prometheus.NewDesc("active_article_count", "Articles stored in the database.", nil, nil),
+		count:  count,
+		maxAge: maxAge,
+		log:    m.log,
+		desc:   prometheus.NewDesc(name, "Articles stored in the database.", nil, nil),
+		failDesc: prometheus.NewDesc("articlesd_metric_collect_failures_total",
+			"Scrapes that could not read a metric, by metric; the metric is left out of that scrape.",
+			nil, prometheus.Labels{"metric": name}),
 	})
 }
 
 type articleCountCollector struct {
-	count func(context.Context) (int64, error)
-	desc  *prometheus.Desc
+	count          func(context.Context) (int64, error)
+	maxAge         time.Duration
+	log            *slog.Logger
+	desc, failDesc *prometheus.Desc
+
+	mu       sync.Mutex // held while counting: concurrent scrapes share one count
+	n        int64
+	at       time.Time
+	valid    bool
+	failures float64
 }
 
-func (c *articleCountCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *articleCountCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc; ch <- c.failDesc }
 
 func (c *articleCountCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	n, err := c.count(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, err)
-		return
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.valid || time.Since(c.at) >= c.maxAge {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n, err := c.count(ctx)
+		cancel()
+		if err != nil {
+			c.valid = false
+			c.failures++
+			c.log.Warn("metrics: article count failed; active_article_count left out of this scrape", "err", err)
+		} else {
+			c.n, c.at, c.valid = n, time.Now(), true
+		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
+	// The failure count is the collector's own, so a scrape's failure is in that scrape.
+	ch <- prometheus.MustNewConstMetric(c.failDesc, prometheus.CounterValue, c.failures)
+	if c.valid {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(c.n))
+	}
 }
 
 // hostCollector exposes the seed's cpu_usage and memory_usage gauges: host CPU busy

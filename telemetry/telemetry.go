@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			newHostCollector(),
 		)
-		t.Metrics = newMetrics(t.Registry)
+		t.Metrics = newMetrics(t.Registry, logger)
 	}
 
 	if cfg.OTLPEndpoint != "" {
@@ -143,13 +143,26 @@ func endpointURL(endpoint string, insecure bool) string {
 }
 
 // MetricsHandler serves the registry in the Prometheus text format, or in OpenMetrics
-// (with exemplars) to a scraper that asks for it.
+// (with exemplars) to a scraper that asks for it. A metric that cannot be gathered is
+// left out and logged: the scrape still succeeds with every other metric (a failed
+// scrape would mark the target down and lose the very counters of an outage), and its
+// body never carries an internal error.
 func (t *Telemetry) MetricsHandler() http.Handler {
 	if t.Registry == nil {
 		return http.NotFoundHandler()
 	}
-	return promhttp.HandlerFor(t.Registry, promhttp.HandlerOpts{EnableOpenMetrics: true, Registry: t.Registry})
+	return promhttp.HandlerFor(t.Registry, promhttp.HandlerOpts{
+		EnableOpenMetrics: true,
+		Registry:          t.Registry,
+		ErrorHandling:     promhttp.ContinueOnError,
+		ErrorLog:          promLogger{t.Logger},
+	})
 }
+
+// promLogger hands promhttp's error lines to the process logger.
+type promLogger struct{ log *slog.Logger }
+
+func (l promLogger) Println(v ...any) { l.log.Warn("metrics: " + fmt.Sprint(v...)) }
 
 // Shutdown flushes queued spans and closes the log file, in reverse order of creation.
 func (t *Telemetry) Shutdown(ctx context.Context) error {

@@ -123,7 +123,7 @@ func setupOn(tb testing.TB, d store.Dialect, cfg telemetry.Config) (*telemetry.T
 		Middleware: tel.Middleware(), TracerProvider: tel.TracerProvider,
 	}
 	if tel.Metrics != nil {
-		tel.Metrics.WatchArticleCount(st.CountArticles)
+		tel.Metrics.WatchArticleCount(st.CountArticles, 0)
 		opts.OnArticleCreated = tel.Metrics.ArticleCreated
 		opts.Metrics = tel.MetricsHandler()
 	}
