@@ -2,6 +2,10 @@
 # articlesd: one static binary in an image with nothing else (no shell, no compiler),
 # running as a non-root user. Build: docker build --build-arg VERSION=v1.2.3 -t articlesd .
 
+# golang:1.26.8, release confirmed: docker-library/official-images PR #22183 (2026-09-01)
+# "Update 1.26 to 1.26.8" (library/golang). The syntax image docker/dockerfile:1 above is
+# the floating 1.x tag the Dockerfile reference (moby/buildkit frontend/dockerfile/docs/
+# reference.md, "syntax") documents.
 FROM golang:1.26.8 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
