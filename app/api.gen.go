@@ -153,26 +153,28 @@ type GetArticleNamesParams struct {
 	Author *string `form:"author,omitempty" json:"author,omitempty"`
 	Tag    *string `form:"tag,omitempty" json:"tag,omitempty"`
 
-	// Date Creation day in UTC, `YYYY-MM-DD`.
+	// Date Creation day in UTC, `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
 	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
 
 	// Limit Maximum number of items to return.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset Number of items to skip.
+	// Offset Number of items to skip, at most 10000 (deeper pages are refused with 400: each page
+	// costs the server the rows it skips, so the depth is bounded as search engines bound it).
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
 // GetPopularArticlesParams defines parameters for GetPopularArticles.
 type GetPopularArticlesParams struct {
-	// Date Creation day in UTC, `YYYY-MM-DD`.
+	// Date Creation day in UTC, `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
 	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
 	Tag  *string             `form:"tag,omitempty" json:"tag,omitempty"`
 
 	// Limit Maximum number of articles to return.
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset Number of items to skip.
+	// Offset Number of items to skip, at most 10000 (deeper pages are refused with 400: each page
+	// costs the server the rows it skips, so the depth is bounded as search engines bound it).
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
@@ -183,7 +185,8 @@ type SearchArticlesParams struct {
 	// Limit Maximum number of articles to return.
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Offset Number of items to skip.
+	// Offset Number of items to skip, at most 10000 (deeper pages are refused with 400: each page
+	// costs the server the rows it skips, so the depth is bounded as search engines bound it).
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 

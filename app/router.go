@@ -194,6 +194,11 @@ func NewHandler(opts Options) (http.Handler, error) {
 // internalError answers 500 without saying anything internal; the log says it all.
 func internalError(log *slog.Logger) func(c *gin.Context, err error) {
 	return func(c *gin.Context, err error) {
+		var p Problem
+		if errors.As(err, &p) {
+			writeProblem(c, p)
+			return
+		}
 		if errors.Is(err, context.Canceled) && c.Request.Context().Err() == context.Canceled {
 			// The client went away; nobody reads this response.
 			log.InfoContext(c, "request canceled by the client", "method", c.Request.Method, "path", c.Request.URL.Path)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/articlesd/articlesd/store"
 )
@@ -81,6 +84,21 @@ func notFound(raw string) Problem {
 	return newProblem(404, fmt.Sprintf("article %s not found", strconv.Quote(raw)))
 }
 
+// dayFilter reads the date parameter of a listing as a day filter (nil: any day). The
+// document's format admits years from 0000; year 0 (1 BC) is no day an article was
+// created on, and PostgreSQL cannot compare it (SQLSTATE 22008), so it is refused.
+func dayFilter(d *openapi_types.Date) (*time.Time, error) {
+	if d == nil {
+		return nil, nil
+	}
+	if d.Year() < 1 {
+		return nil, newProblem(http.StatusBadRequest, "the request does not match the API description",
+			FieldError{Field: "date", In: fieldIn(Query), Message: "must be a date from 0001-01-01 to 9999-12-31"})
+	}
+	day := d.Time
+	return &day, nil
+}
+
 // normalizeTags trims every tag and drops repeats, keeping the first occurrence's place.
 func normalizeTags(in []string) []string {
 	out := make([]string, 0, len(in))
@@ -131,8 +149,9 @@ func (s *Server) GetArticleNames(ctx context.Context, req GetArticleNamesRequest
 		Limit:  orDefault(p.Limit, defaultListLimit),
 		Offset: orDefault(p.Offset, 0),
 	}
-	if p.Date != nil {
-		f.Day = p.Date.Time
+	var err error
+	if f.Day, err = dayFilter(p.Date); err != nil {
+		return nil, err
 	}
 	titles, total, err := s.store.ListTitles(ctx, f)
 	if err != nil {
@@ -288,8 +307,9 @@ func (s *Server) GetPopularArticles(ctx context.Context, req GetPopularArticlesR
 		Limit:  orDefault(p.Limit, defaultPopularLimit),
 		Offset: orDefault(p.Offset, 0),
 	}
-	if p.Date != nil {
-		f.Day = p.Date.Time
+	var err error
+	if f.Day, err = dayFilter(p.Date); err != nil {
+		return nil, err
 	}
 	found, err := s.store.Popular(ctx, f)
 	if err != nil {

@@ -134,8 +134,8 @@ type ArticlePatch struct {
 type ListFilter struct {
 	Author string // exact match; empty means any
 	Tag    string // articles carrying this tag; empty means any
-	// Day selects articles created on that UTC day; zero means any.
-	Day    time.Time
+	// Day, when not nil, selects the articles created on that UTC day.
+	Day    *time.Time
 	Limit  int
 	Offset int
 }
@@ -335,16 +335,28 @@ func filtered(q *gorm.DB, f ListFilter) *gorm.DB {
 	if f.Author != "" {
 		q = q.Where("articles.author = ?", f.Author)
 	}
-	if !f.Day.IsZero() {
-		q = onDay(q, created, f.Day)
+	if f.Day != nil {
+		q = onDay(q, created, *f.Day)
 	}
 	return q
 }
 
 // onDay keeps the rows whose timestamp column falls on day's UTC day.
 func onDay(q *gorm.DB, column string, day time.Time) *gorm.DB {
-	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
-	return q.Where(column+" >= ? AND "+column+" < ?", start, start.AddDate(0, 0, 1))
+	start, end := dayRange(day)
+	return q.Where(column+" >= ? AND "+column+" < ?", start, end)
+}
+
+// dayRange is the UTC day of t, as [start, end). The end of 9999-12-31 is its last
+// instant rather than year 10000, which SQLite, comparing timestamps as text, would
+// place before every other year.
+func dayRange(t time.Time) (time.Time, time.Time) {
+	start := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	end := start.AddDate(0, 0, 1)
+	if end.Year() > 9999 {
+		end = end.Add(-time.Nanosecond)
+	}
+	return start, end
 }
 
 // MaxExactCount bounds the counting of ListTitles: up to this many matches the count is
@@ -367,8 +379,8 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, 
 	if f.Tag != "" && f.Author == "" {
 		// article_tags alone answers: every row of it has its article.
 		matches = db.Model(&articleTag{}).Where("article_tags.tag = ?", f.Tag)
-		if !f.Day.IsZero() {
-			matches = onDay(matches, "article_tags.created_at", f.Day)
+		if f.Day != nil {
+			matches = onDay(matches, "article_tags.created_at", *f.Day)
 		}
 	}
 	matches = matches.Select("1").Limit(MaxExactCount + 1)
@@ -396,9 +408,19 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, 
 // popularFlushWait bounds how long Popular waits for the views counted here to be saved.
 const popularFlushWait = time.Second
 
-// Popular returns the most viewed articles a filter selects; ties go to the newest.
-// Views counted by this process are flushed first (for up to popularFlushWait), so they
-// are all taken into account.
+// popularOrder is the order of popular articles: most viewed first, ties to the newest.
+const popularOrder = "v.views DESC, v.created_at DESC, v.article_id DESC"
+
+// Popular returns the most viewed articles a filter selects (its tag and day; not its
+// author); ties go to the newest. Views counted by this process are flushed first (for
+// up to popularFlushWait), so they are all taken into account.
+//
+// Its cost is bounded by what the filters match, never by the size of the table:
+//   - no filter: the index of article_views that orders popular articles is walked for
+//     offset+limit rows;
+//   - a day: on PostgreSQL the per-day popular index is walked likewise; on SQLite the
+//     day's articles are taken from the creation-time index and sorted;
+//   - a tag (with or without a day): see popularWithTag.
 func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 	// The flush is bounded: after a burst of reads its backlog may take longer than a
 	// request should wait; what it did not save is still added to the articles below.
@@ -407,34 +429,108 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 		s.log.WarnContext(ctx, "popular articles: views not all flushed", "err", err)
 	}
 	cancel()
-	// Walked from article_views, whose indexes order articles by views; the filters
-	// test each article on the way.
-	q := s.db.WithContext(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id")
-	if !f.Day.IsZero() {
-		if s.dialect == Postgres {
-			// The form of article_views_day_popular_idx, which walks one day by views.
-			q = q.Where("(v.created_at AT TIME ZONE 'UTC')::date = ?::date", f.Day.Format(time.DateOnly))
-		} else {
-			q = onDay(q, "v.created_at", f.Day)
-		}
+	var (
+		out []Article
+		err error
+	)
+	switch {
+	case f.Tag != "":
+		out, err = s.popularWithTag(ctx, f)
+	case f.Day != nil:
+		out, err = s.popularOnDay(ctx, *f.Day, f.Limit, f.Offset)
+	default:
+		out = []Article{}
+		err = s.db.WithContext(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
+			Select(selectArticle("a")).Order(popularOrder).Limit(f.Limit).Offset(f.Offset).Find(&out).Error
 	}
-	if f.Author != "" {
-		q = q.Where("a.author = ?", f.Author)
-	}
-	if f.Tag != "" {
-		// A test per article, so that the most viewed articles are walked in index order
-		// until enough carry the tag (SQLite otherwise sorted every article of the tag).
-		q = q.Where("EXISTS (SELECT 1 FROM article_tags WHERE article_tags.article_id = a.id AND article_tags.tag = ?)", f.Tag)
-	}
-	out := []Article{}
-	err := q.Select(selectArticle("a")).
-		Order("v.views DESC, v.created_at DESC, v.article_id DESC").
-		Limit(f.Limit).Offset(f.Offset).
-		Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("popular articles: %w", classify(err))
 	}
 	return s.finish(out), nil
+}
+
+func (s *Store) popularOnDay(ctx context.Context, day time.Time, limit, offset int) ([]Article, error) {
+	out := []Article{}
+	q := s.db.WithContext(ctx)
+	if s.dialect == Postgres {
+		// The form of article_views_day_popular_idx, which walks one day by views.
+		q = q.Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
+			Where("(v.created_at AT TIME ZONE 'UTC')::date = ?::date", day.Format(time.DateOnly))
+	} else {
+		// CROSS JOIN makes SQLite take the day's articles first (from the index on
+		// created_at) and sort them, rather than walk every article by views.
+		start, end := dayRange(day)
+		q = q.Table("articles a").Joins("CROSS JOIN article_views v ON v.article_id = a.id").
+			Where("a.created_at >= ? AND a.created_at < ?", start, end)
+	}
+	err := q.Select(selectArticle("a")).Order(popularOrder).Limit(limit).Offset(offset).Find(&out).Error
+	return out, err
+}
+
+// popularWithTag returns the most viewed articles of a tag (on a day, when f.Day is set).
+// Sorting every article of the tag costs what the tag has; walking the popular index
+// and testing each article for the tag costs about k×N/n rows for k = offset+limit
+// answers, N articles and n of them tagged. So:
+//
+//   - with a day, or when the tag has at most c = √(k×N) articles (counted up to c+1
+//     from its index), the tag's articles are sorted: at most c rows, or the day's;
+//   - else the popular index is walked for at most 4c rows (expected: under c); if that
+//     walk found fewer than k, the tag's articles are sorted after all.
+//
+// Either way the work is bounded by c plus what the tag matches, never by the table.
+func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, error) {
+	db := s.db.WithContext(ctx)
+	if f.Day == nil {
+		k := f.Offset + f.Limit
+		var maxID int64
+		if err := db.Raw("SELECT coalesce(max(id), 0) FROM articles").Scan(&maxID).Error; err != nil {
+			return nil, err
+		}
+		c := int(math.Ceil(math.Sqrt(float64(k) * float64(max(maxID, 1)))))
+		var n int64
+		tagged := db.Model(&articleTag{}).Select("1").Where("tag = ?", f.Tag).Limit(c + 1)
+		if err := db.Table("(?) AS m", tagged).Count(&n).Error; err != nil {
+			return nil, err
+		}
+		if n > int64(c) {
+			walked := []Article{}
+			err := db.Raw(`SELECT `+selectArticle("a")+` FROM
+				(SELECT article_id, views, created_at FROM article_views ORDER BY views DESC, created_at DESC, article_id DESC LIMIT ?) v
+				JOIN articles a ON a.id = v.article_id
+				WHERE EXISTS (SELECT 1 FROM article_tags t WHERE t.article_id = a.id AND t.tag = ?)
+				ORDER BY `+popularOrder+` LIMIT ?`, 4*c, f.Tag, k).Scan(&walked).Error
+			if err != nil {
+				return nil, err
+			}
+			if len(walked) == k {
+				return walked[f.Offset:], nil
+			}
+		}
+	}
+	// The tag's articles first, then their views: OFFSET 0 keeps PostgreSQL from
+	// flattening the subquery, CROSS JOIN keeps SQLite from reordering the join.
+	tagged := "SELECT article_id FROM article_tags WHERE tag = @tag"
+	if f.Day != nil {
+		tagged += " AND created_at >= @start AND created_at < @end"
+	}
+	join := "JOIN"
+	if s.dialect == Postgres {
+		tagged += " OFFSET 0"
+	} else {
+		join = "CROSS JOIN"
+	}
+	var start, end time.Time
+	if f.Day != nil {
+		start, end = dayRange(*f.Day)
+	}
+	out := []Article{}
+	err := db.Raw(`SELECT `+selectArticle("a")+` FROM (`+tagged+`) t
+		`+join+` article_views v ON v.article_id = t.article_id
+		`+join+` articles a ON a.id = t.article_id
+		ORDER BY `+popularOrder+` LIMIT @limit OFFSET @offset`,
+		sql.Named("tag", f.Tag), sql.Named("start", start), sql.Named("end", end),
+		sql.Named("limit", f.Limit), sql.Named("offset", f.Offset)).Scan(&out).Error
+	return out, err
 }
 
 // maxSearchTerms bounds how many words of a query reach the full-text engine.

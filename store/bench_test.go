@@ -54,7 +54,7 @@ func BenchmarkStore(b *testing.B) {
 			}
 			r := rand.New(rand.NewPCG(2, 3))
 			mix := store.NewGenerator(4, 730, until)
-			day := func() time.Time { return until.AddDate(0, 0, -r.IntN(730)) }
+			day := func() *time.Time { d := until.AddDate(0, 0, -r.IntN(730)); return &d }
 			run := func(name string, op func() error) {
 				b.Run(name, func(b *testing.B) {
 					for b.Loop() {

@@ -9,3 +9,4 @@ func (s *Store) SearchQuery(ctx context.Context, text string) (string, error) {
 
 // WithConnectTimeout exposes withConnectTimeout.
 var WithConnectTimeout = withConnectTimeout
+

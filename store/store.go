@@ -147,6 +147,7 @@ type Store struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
 	dialect Dialect
+	loc     Location
 	log     *slog.Logger
 	views   *viewCounter
 
@@ -227,7 +228,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(1)
 		sqlDB.SetConnMaxLifetime(0)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect, log: opts.Logger, views: newViewCounter()}
+	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
 	pingCtx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {

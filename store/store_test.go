@@ -16,6 +16,9 @@ import (
 	"github.com/articlesd/articlesd/store/storetest"
 )
 
+// onDay is a ListFilter.Day.
+func onDay(t time.Time) *time.Time { return &t }
+
 func TestParseURL(t *testing.T) {
 	tests := []struct {
 		raw     string
@@ -207,7 +210,7 @@ func TestListSearchPopular(t *testing.T) {
 		if total != (store.Count{N: 4, Exact: true}) || !slices.Equal(titles, want) {
 			t.Fatalf("ListTitles(author) = %q, %+v; want %q, 4", titles, total, want)
 		}
-		titles, total, _ = s.ListTitles(ctx, store.ListFilter{Day: time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC), Limit: 10})
+		titles, total, _ = s.ListTitles(ctx, store.ListFilter{Day: onDay(time.Date(2024, 1, 3, 0, 0, 0, 0, time.UTC)), Limit: 10})
 		if total != (store.Count{N: 2, Exact: true}) || !slices.Equal(titles, []string{"Cinematography in Blade Runner", "The Evolution of Special Effects in Sci-Fi"}) {
 			t.Fatalf("ListTitles(date) = %q, %+v", titles, total)
 		}
@@ -439,15 +442,15 @@ func TestListTitlesCountBound(t *testing.T) {
 		}
 		day := base.Add(7 * 4 * time.Minute)
 		const perDay = 24 * 60 / 4
-		titles, n, err = s.ListTitles(ctx, store.ListFilter{Tag: "bulk", Day: day.AddDate(0, 0, 1), Limit: 1})
+		titles, n, err = s.ListTitles(ctx, store.ListFilter{Tag: "bulk", Day: onDay(day.AddDate(0, 0, 1)), Limit: 1})
 		if err != nil || n != (store.Count{N: perDay, Exact: true}) || !slices.Equal(titles, []string{fmt.Sprintf("Article %d", 2*perDay-1)}) {
 			t.Fatalf("ListTitles(tag, day) = %q, %+v, %v", titles, n, err)
 		}
-		pop, err := s.Popular(ctx, store.ListFilter{Day: day, Tag: "rare", Limit: 5})
+		pop, err := s.Popular(ctx, store.ListFilter{Day: onDay(day), Tag: "rare", Limit: 5})
 		if err != nil || len(pop) != 1 || pop[0].Title != "Article 7" {
 			t.Fatalf("Popular(day, tag) = %+v, %v", pop, err)
 		}
-		pop, err = s.Popular(ctx, store.ListFilter{Day: day.AddDate(0, 0, 1), Limit: 2})
+		pop, err = s.Popular(ctx, store.ListFilter{Day: onDay(day.AddDate(0, 0, 1)), Limit: 2})
 		if err != nil || len(pop) != 2 || pop[0].Title != fmt.Sprintf("Article %d", 2*perDay-1) || pop[1].Title != fmt.Sprintf("Article %d", 2*perDay-2) {
 			t.Fatalf("Popular(day) = %+v, %v", pop, err)
 		}

@@ -1,0 +1,63 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/articlesd/articlesd/store"
+)
+
+// TestPagingBounded: every listing pages at most 10,000 deep (the document's maximum);
+// deeper offsets are refused before any database work.
+func TestPagingBounded(t *testing.T) {
+	const invalid = "the request does not match the API description"
+	forEachAPI(t, func(t *testing.T, a *api) {
+		for _, path := range []string{"/articles", "/articles/popular", "/articles/search?query=x&"} {
+			sep := "?"
+			if path[len(path)-1] == '&' {
+				sep = ""
+			}
+			assertResponse(t, a.do("GET", path+sep+"offset=10001", ""), 400, problem(400, invalid, "query", "offset", "must be at most 10000"))
+			assertResponse(t, a.do("GET", path+sep+"offset=1000000000", ""), 400, problem(400, invalid, "query", "offset", "must be at most 10000"))
+			assertResponse(t, a.do("GET", path+sep+"offset=10000", ""), 200, "[]")
+		}
+	})
+}
+
+// TestDatesAtTheEdge: every date the document accepts is a real filter, including
+// 0001-01-01 (Go's zero time); a year 0 is refused, never a 500.
+func TestDatesAtTheEdge(t *testing.T) {
+	const invalid = "the request does not match the API description"
+	forEachAPI(t, func(t *testing.T, a *api) {
+		a.create("Today", "c", "a", "x")
+		first := time.Date(1, 1, 1, 12, 0, 0, 0, time.UTC)
+		last := time.Date(9999, 12, 31, 12, 0, 0, 0, time.UTC)
+		if err := a.store.InsertArticles(context.Background(), []store.NewArticle{
+			{Title: "First day", Content: "c", Author: "a", Tags: []string{"x"}, CreatedAt: first},
+			{Title: "Last day", Content: "c", Author: "a", Tags: []string{"x"}, CreatedAt: last},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			query string
+			want  []string
+		}{
+			{"date=0001-01-01", []string{"First day"}},
+			{"date=0001-01-01&tag=x", []string{"First day"}},
+			{"date=0001-01-02", []string{}},
+			{"date=9999-12-31", []string{"Last day"}},
+			{"date=9999-12-31&tag=x", []string{"Last day"}},
+		} {
+			rec := a.do("GET", "/articles?"+tt.query, "")
+			assertResponse(t, rec, 200, "")
+			assertStrings(t, "titles of "+tt.query, titles(t, rec), tt.want)
+			rec = a.do("GET", "/articles/popular?"+tt.query, "")
+			assertResponse(t, rec, 200, "")
+			assertStrings(t, "popular of "+tt.query, articleTitles(t, rec), tt.want)
+		}
+		for _, path := range []string{"/articles?date=0000-01-01", "/articles/popular?date=0000-12-31", "/articles/popular?date=0000-01-01&tag=x"} {
+			assertResponse(t, a.do("GET", path, ""), 400, problem(400, invalid, "query", "date", "must be a date from 0001-01-01 to 9999-12-31"))
+		}
+	})
+}
