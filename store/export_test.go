@@ -9,4 +9,3 @@ func (s *Store) SearchQuery(ctx context.Context, text string) (string, error) {
 
 // WithConnectTimeout exposes withConnectTimeout.
 var WithConnectTimeout = withConnectTimeout
-
