@@ -595,7 +595,7 @@ func TestBadConfiguration(t *testing.T) {
 		{
 			name:     "URL without scheme",
 			args:     []string{"migrate", "status", "--database-url", "articles.db"},
-			contains: []string{`want postgres://… or sqlite://PATH`},
+			contains: []string{`want postgres://…, host=… dbname=… or sqlite://PATH`},
 		},
 		{
 			name:   "unreachable postgres",

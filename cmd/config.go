@@ -246,6 +246,35 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
+// secretFlags are the settings whose values are, or may hold, secrets.
+var secretFlags = map[string]bool{"database-url": true, "bootstrap-token": true}
+
+// redactArgs returns a command line with the values of secret flags masked (database
+// settings through store.Redact, tokens whole), in both --flag value and --flag=value.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	mask := func(flag, value string) string {
+		if flag == "database-url" {
+			return store.Redact(value)
+		}
+		return "xxxxx"
+	}
+	for i := 0; i < len(args); i++ {
+		out[i] = args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "--") || !secretFlags[name] {
+			continue
+		}
+		if hasValue {
+			out[i] = "--" + name + "=" + mask(name, value)
+		} else if i+1 < len(args) {
+			out[i+1] = mask(name, args[i+1])
+			i++
+		}
+	}
+	return out
+}
+
 // String prints the configuration with the database password masked.
 func (c Config) String() string {
 	type plain Config // without this String method, so that %+v does not recurse

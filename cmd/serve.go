@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -146,7 +148,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		// Profiling on its own address only (never the API port): it shows internals.
 		mux := http.NewServeMux()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/cmdline", redactedCmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -210,6 +212,14 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// redactedCmdline serves /debug/pprof/cmdline as net/http/pprof does, with the values
+// of secret flags masked: the command line may carry a database password or a token.
+func redactedCmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, strings.Join(redactArgs(os.Args), "\x00"))
 }
 
 // articleCountMaxAge is how long a count of the articles serves /metrics: however often

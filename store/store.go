@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -18,8 +17,6 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -54,76 +51,6 @@ type Location struct {
 	Dialect Dialect
 	// DSN is what the driver is given: a PostgreSQL URL, or the SQLite file path.
 	DSN string
-}
-
-// ParseURL reads a database URL: postgres:// or postgresql:// selects PostgreSQL,
-// sqlite://PATH (or an empty string, meaning ./articlesd.db) the embedded database.
-func ParseURL(raw string) (Location, error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return Location{Dialect: SQLite, DSN: DefaultSQLitePath}, nil
-	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return Location{}, fmt.Errorf("database URL %q: want postgres://… or sqlite://PATH", Redact(raw))
-	}
-	switch strings.ToLower(scheme) {
-	case "sqlite", "sqlite3":
-		path, _, _ := strings.Cut(rest, "?")
-		if path == "" {
-			return Location{}, fmt.Errorf("database URL %q: sqlite:// needs a file path, as in sqlite://articlesd.db", raw)
-		}
-		return Location{Dialect: SQLite, DSN: path}, nil
-	case "postgres", "postgresql":
-		if _, err := url.Parse(raw); err != nil {
-			return Location{}, fmt.Errorf("database URL %q: %s", Redact(raw), urlErrorText(err))
-		}
-		if _, err := pgx.ParseConfig(raw); err != nil {
-			return Location{}, fmt.Errorf("database URL %q: %s", Redact(raw), firstLine(err.Error()))
-		}
-		return Location{Dialect: Postgres, DSN: raw}, nil
-	default:
-		return Location{}, fmt.Errorf("database URL %q: unsupported scheme %q (want postgres or sqlite)", Redact(raw), scheme)
-	}
-}
-
-// Redact hides the password of a database URL so that it can be printed or logged.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// Unparsable: still never print what may be a password.
-		if at := strings.LastIndex(raw, "@"); at >= 0 {
-			if scheme, _, ok := strings.Cut(raw, "://"); ok {
-				return scheme + "://xxxxx" + raw[at:]
-			}
-			return "xxxxx" + raw[at:]
-		}
-		return raw
-	}
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
-
-func urlErrorText(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
 
 // Options tune a Store. The zero value is usable.
@@ -161,6 +88,15 @@ type Store struct {
 // waited forever and held its place in the pool after the database was back, until no
 // request could get a connection.
 func withConnectTimeout(dsn string, d time.Duration) string {
+	seconds := strconv.Itoa(max(1, int(math.Ceil(d.Seconds()))))
+	if !strings.Contains(dsn, "://") {
+		// Keyword/value settings: a later keyword does not override an earlier one in
+		// pgx, so it is added only when absent.
+		if strings.Contains(dsn, "connect_timeout") {
+			return dsn
+		}
+		return dsn + " connect_timeout=" + seconds
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return dsn
@@ -169,7 +105,7 @@ func withConnectTimeout(dsn string, d time.Duration) string {
 	if q.Has("connect_timeout") {
 		return dsn
 	}
-	q.Set("connect_timeout", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
+	q.Set("connect_timeout", seconds)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -243,21 +179,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 }
 
 // connectError says in one line why a database could not be reached: the network
-// error or the server's own message, without the driver's wrapping.
+// error or the server's own message, naming the host that gave it (pgx reports one line
+// per host it tried; all are kept), never a password.
 func connectError(loc Location, err error) error {
-	reason := firstLine(err.Error())
-	var netErr *net.OpError
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &pgErr):
-		reason = pgErr.Message
-	case errors.As(err, &netErr):
-		reason = netErr.Error()
-	case errors.Is(err, context.DeadlineExceeded):
-		reason = "no answer (timed out)"
+	reason := pgxReason(err)
+	if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(reason, "timeout") {
+		reason = "no answer (timed out): " + reason
 	}
 	if loc.Dialect == Postgres {
-		return fmt.Errorf("connect to postgres at %s: %s", Redact(loc.DSN), reason)
+		return fmt.Errorf("connect to postgres at %s: %s", Redact(loc.DSN), scrub(reason, loc.DSN))
 	}
 	return fmt.Errorf("open sqlite database %s: %s", loc.DSN, reason)
 }

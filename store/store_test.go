@@ -33,7 +33,7 @@ func TestParseURL(t *testing.T) {
 		{raw: "postgresql://db/articles", dialect: store.Postgres, dsn: "postgresql://db/articles"},
 		{raw: "sqlite://", wantErr: `sqlite:// needs a file path`},
 		{raw: "mysql://root@db/x", wantErr: `unsupported scheme "mysql"`},
-		{raw: "articles.db", wantErr: `want postgres://… or sqlite://PATH`},
+		{raw: "articles.db", wantErr: `want postgres://…, host=… dbname=… or sqlite://PATH`},
 		{raw: "postgres://u:secret@db:99999999/x", wantErr: `database URL "postgres://u:xxxxx@db:99999999/x"`},
 		{raw: "postgres://u:secret@[::1/x", wantErr: `database URL "postgres://xxxxx@[::1/x"`},
 	}
@@ -665,6 +665,8 @@ func TestWithConnectTimeout(t *testing.T) {
 		{"postgres://u@h/db", 10 * time.Millisecond, "postgres://u@h/db?connect_timeout=1"},
 		{"postgres://u@h/db?connect_timeout=30", 5 * time.Second, "postgres://u@h/db?connect_timeout=30"},
 		{"postgres://u@h/%zz", 5 * time.Second, "postgres://u@h/%zz"},
+		{"host=h dbname=db", 5 * time.Second, "host=h dbname=db connect_timeout=5"},
+		{"host=h connect_timeout=9 dbname=db", 5 * time.Second, "host=h connect_timeout=9 dbname=db"},
 	} {
 		if got := store.WithConnectTimeout(tt.dsn, tt.d); got != tt.want {
 			t.Errorf("WithConnectTimeout(%q, %s) = %q, want %q", tt.dsn, tt.d, got, tt.want)
