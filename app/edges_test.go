@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +60,29 @@ func TestDatesAtTheEdge(t *testing.T) {
 		for _, path := range []string{"/articles?date=0000-01-01", "/articles/popular?date=0000-12-31", "/articles/popular?date=0000-01-01&tag=x"} {
 			assertResponse(t, a.do("GET", path, ""), 400, problem(400, invalid, "query", "date", "must be a date from 0001-01-01 to 9999-12-31"))
 		}
+	})
+}
+
+// TestQueryReadWhole: a query string is read whole and alike by the validator and the
+// handler, or refused: no filter is silently dropped.
+func TestQueryReadWhole(t *testing.T) {
+	const invalid = "the request does not match the API description"
+	forEachAPI(t, func(t *testing.T, a *api) {
+		a.create("Tagged", "c", "a", "q")
+		a.create("Other", "c", "a")
+		many := "tag=q&" + strings.Repeat("a&", 9997) + "a" // 9,999 parameters: Go reads up to 10,000
+		assertResponse(t, a.do("GET", "/articles?"+many, ""), 400, problem(400, "the query string has 9999 parameters; at most 64 are read"))
+		assertResponse(t, a.do("GET", "/articles?"+strings.Repeat("a&", 20000)+"tag=q", ""), 400, problem(400, "the query string has 20001 parameters; at most 64 are read"))
+		rec := a.do("GET", "/articles?tag=q&"+strings.Repeat("a&", 62)+"a", "") // 64: read, and the filter kept
+		assertResponse(t, rec, 200, `["Tagged"]`)
+		if got := rec.Header().Get("X-Total-Count"); got != "1" {
+			t.Errorf("X-Total-Count = %q, want 1", got)
+		}
+		assertResponse(t, a.do("GET", "/articles?tag=q&tag=x", ""), 400, problem(400, invalid, "query", "tag", "must be given once"))
+		assertResponse(t, a.do("GET", "/articles/popular?limit=1&limit=100", ""), 400, problem(400, invalid, "query", "limit", "must be given once"))
+		assertResponse(t, a.do("GET", "/articles/search?query=tagged&query=other", ""), 400, problem(400, invalid, "query", "query", "must be given once"))
+		// Defaults stay the handler's: the query string is not rewritten.
+		rec = a.do("GET", "/articles", "")
+		assertResponse(t, rec, 200, `["Other","Tagged"]`)
 	})
 }
