@@ -86,3 +86,47 @@ func TestQueryReadWhole(t *testing.T) {
 		assertResponse(t, rec, 200, `["Other","Tagged"]`)
 	})
 }
+
+// TestBlankIsUnicode: one rule for blank text (Unicode white space, format, control and
+// filler characters), for every text field and the search query, on both databases.
+func TestBlankIsUnicode(t *testing.T) {
+	const invalid = "the request does not match the API description"
+	forEachAPI(t, func(t *testing.T, a *api) {
+		id := a.create("Kept", "text", "someone", "x")
+		for _, tt := range []struct {
+			name, method, path, body, want string
+		}{
+			{"byte order marks", "POST", "/articles", `{"title":"\ufeff","content":"\ufeff","author":"\ufeff"}`,
+				problem(400, "the article is not valid", "body", "title", "must not be blank", "body", "content", "must not be blank", "body", "author", "must not be blank")},
+			{"no-break and ideographic spaces", "POST", "/articles", `{"title":"\u00a0\u3000","content":"c","author":"a"}`,
+				problem(400, "the article is not valid", "body", "title", "must not be blank")},
+			{"zero-width space and joiner", "POST", "/articles", `{"title":"t","content":"\u200b\u200d\u2060","author":"a"}`,
+				problem(400, "the article is not valid", "body", "content", "must not be blank")},
+			{"control characters", "POST", "/articles", `{"title":"\u0001\u0007\u001b","content":"c","author":"a"}`,
+				problem(400, "the article is not valid", "body", "title", "must not be blank")},
+			{"fillers", "POST", "/articles", `{"title":"t","content":"c","author":"\u3164\u2800"}`,
+				problem(400, "the article is not valid", "body", "author", "must not be blank")},
+			{"blank tag", "POST", "/articles", `{"title":"t","content":"c","author":"a","tags":["ok","\u00a0"]}`,
+				problem(400, "the article is not valid", "body", "tags.1", "must not be blank")},
+			{"update to a blank tag", "PUT", "/articles/" + id, `{"tags":["\u00a0"]}`,
+				problem(400, "the update is not valid", "body", "tags.0", "must not be blank")},
+			{"update to a blank title", "PUT", "/articles/" + id, `{"title":"\ufeff\u200b"}`,
+				problem(400, "the update is not valid", "body", "title", "must not be blank")},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				assertResponse(t, a.do(tt.method, tt.path, tt.body), 400, tt.want)
+			})
+		}
+		for _, q := range []string{"%EF%BB%BF", "%E2%80%8B", "%C2%A0", "%E3%80%80%01"} {
+			assertResponse(t, a.do("GET", "/articles/search?query="+q, ""), 400, problem(400, invalid, "query", "query", "must not be blank"))
+		}
+		// Blank characters around text are trimmed like spaces; inside they stay.
+		rec := a.do("POST", "/articles", `{"title":"\ufeff\u200bTitle\u00a0of it\u3000","content":"c","author":"a","tags":["\u200bx\u00a0"]}`)
+		assertResponse(t, rec, 201, `{"id":"2","title":"Title\u00a0of it","content":"c","author":"a","tags":["x"],"views":0,"createdAt":"<time>","updatedAt":"<time>"}`)
+		// Nothing blank was stored, and the first article kept its tag.
+		assertResponse(t, a.do("GET", "/articles/"+id, ""), 200, `{"id":"1","title":"Kept","content":"text","author":"someone","tags":["x"],"views":1,"createdAt":"<time>","updatedAt":"<time>"}`)
+		if n, _ := a.store.CountArticles(context.Background()); n != 2 {
+			t.Errorf("articles stored = %d, want 2", n)
+		}
+	})
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -99,19 +98,25 @@ func dayFilter(d *openapi_types.Date) (*time.Time, error) {
 	return &day, nil
 }
 
-// normalizeTags trims every tag and drops repeats, keeping the first occurrence's place.
-func normalizeTags(in []string) []string {
+// normalizeTags trims every tag (see trimBlank) and drops repeats, keeping the first
+// occurrence's place. A tag that is blank is an error of its own, tags.N.
+func normalizeTags(in []string) ([]string, []FieldError) {
 	out := make([]string, 0, len(in))
 	seen := make(map[string]bool, len(in))
-	for _, t := range in {
-		t = strings.TrimSpace(t)
-		if t == "" || seen[t] {
+	var bad []FieldError
+	for i, t := range in {
+		t = trimBlank(t)
+		if t == "" {
+			bad = append(bad, bodyError("tags."+strconv.Itoa(i), "must not be blank"))
+			continue
+		}
+		if seen[t] {
 			continue
 		}
 		seen[t] = true
 		out = append(out, t)
 	}
-	return out
+	return out, bad
 }
 
 func toAPI(a store.Article) Article {
@@ -169,14 +174,17 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 	ctx = requestContext(ctx)
 	b := req.Body
 	in := store.NewArticle{
-		Title:   strings.TrimSpace(b.Title),
-		Content: strings.TrimSpace(b.Content),
-		Author:  strings.TrimSpace(b.Author),
+		Title:   trimBlank(b.Title),
+		Content: trimBlank(b.Content),
+		Author:  trimBlank(b.Author),
 	}
+	fields := blankFields(map[string]string{"title": in.Title, "content": in.Content, "author": in.Author})
 	if b.Tags != nil {
-		in.Tags = normalizeTags(*b.Tags)
+		var bad []FieldError
+		in.Tags, bad = normalizeTags(*b.Tags)
+		fields = append(fields, bad...)
 	}
-	if fields := blankFields(map[string]string{"title": in.Title, "content": in.Content, "author": in.Author}); len(fields) > 0 {
+	if len(fields) > 0 {
 		return CreateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the article is not valid", fields...))}, nil
 	}
 	a, err := s.store.CreateArticle(ctx, in)
@@ -188,9 +196,8 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 	return CreateArticle201JSONResponse{Body: out, Headers: CreateArticle201ResponseHeaders{Location: "/articles/" + out.Id, ETag: etag(a.Version)}}, nil
 }
 
-// blankFields reports the required text fields that are empty after trimming. The
-// document's pattern rejects all-white-space values already; this keeps the rule true
-// whatever the validator does.
+// blankFields reports the required text fields that are empty after trimming (see
+// trimBlank).
 func blankFields(values map[string]string) []FieldError {
 	var out []FieldError
 	for _, name := range []string{"title", "content", "author"} {
@@ -229,18 +236,20 @@ func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObje
 	var p store.ArticlePatch
 	check := map[string]string{}
 	if b.Title != nil {
-		t := strings.TrimSpace(*b.Title)
+		t := trimBlank(*b.Title)
 		p.Title, check["title"] = &t, t
 	}
 	if b.Content != nil {
-		c := strings.TrimSpace(*b.Content)
+		c := trimBlank(*b.Content)
 		p.Content, check["content"] = &c, c
 	}
+	fields := blankFields(check)
 	if b.Tags != nil {
-		tags := normalizeTags(*b.Tags)
+		tags, bad := normalizeTags(*b.Tags)
 		p.Tags = &tags
+		fields = append(fields, bad...)
 	}
-	if fields := blankFields(check); len(fields) > 0 {
+	if len(fields) > 0 {
 		return UpdateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the update is not valid", fields...))}, nil
 	}
 	expect, pr, ok := s.precondition(ctx, id, req.Params.IfMatch)
@@ -286,10 +295,10 @@ func (s *Server) DeleteArticle(ctx context.Context, req DeleteArticleRequestObje
 func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestObject) (SearchArticlesResponseObject, error) {
 	ctx = requestContext(ctx)
 	p := req.Params
-	q := strings.TrimSpace(p.Query)
+	q := trimBlank(p.Query)
 	if q == "" {
 		return SearchArticles400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(
-			newProblem(400, "the search query is not valid", FieldError{Field: "query", In: fieldIn(Query), Message: "must not be blank"}))}, nil
+			newProblem(400, "the request does not match the API description", FieldError{Field: "query", In: fieldIn(Query), Message: "must not be blank"}))}, nil
 	}
 	found, err := s.store.Search(ctx, q, orDefault(p.Limit, defaultSearchLimit), orDefault(p.Offset, 0))
 	if err != nil {
