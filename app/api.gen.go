@@ -836,15 +836,25 @@ type SearchArticlesResponseObject interface {
 	VisitSearchArticlesResponse(w http.ResponseWriter) error
 }
 
-type SearchArticles200JSONResponse []Article
+type SearchArticles200ResponseHeaders struct {
+	XSearchIgnored *string
+}
+
+type SearchArticles200JSONResponse struct {
+	Body    []Article
+	Headers SearchArticles200ResponseHeaders
+}
 
 func (response SearchArticles200JSONResponse) VisitSearchArticlesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XSearchIgnored != nil {
+		w.Header().Set("X-Search-Ignored", fmt.Sprint(*response.Headers.XSearchIgnored))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +129,35 @@ func TestBlankIsUnicode(t *testing.T) {
 		assertResponse(t, a.do("GET", "/articles/"+id, ""), 200, `{"id":"1","title":"Kept","content":"text","author":"someone","tags":["x"],"views":1,"createdAt":"<time>","updatedAt":"<time>"}`)
 		if n, _ := a.store.CountArticles(context.Background()); n != 2 {
 			t.Errorf("articles stored = %d, want 2", n)
+		}
+	})
+}
+
+// TestStopWordsAlike: a search means the same on both databases: English stop words are
+// left out of the query on both (PostgreSQL's configuration drops them from its index;
+// the embedded database indexes them), and the answer says which were.
+func TestStopWordsAlike(t *testing.T) {
+	forEachAPI(t, func(t *testing.T, a *api) {
+		a.create("The film of the year", "It is the best.", "someone")
+		a.create("A year in film", "Quiet.", "another")
+		for _, tt := range []struct {
+			query, ignored string
+			want           []string
+		}{
+			{"the", "the", []string{}},
+			{"THE of and", "the, of, and", []string{}},
+			{"the film", "the", []string{"A year in film", "The film of the year"}},
+			{"film", "", []string{"A year in film", "The film of the year"}},
+			{"best", "", []string{"The film of the year"}},
+		} {
+			rec := a.do("GET", "/articles/search?query="+url.QueryEscape(tt.query), "")
+			assertResponse(t, rec, 200, "")
+			got := articleTitles(t, rec)
+			slices.Sort(got)
+			assertStrings(t, "search "+tt.query, got, tt.want)
+			if h := rec.Header().Get("X-Search-Ignored"); h != tt.ignored {
+				t.Errorf("search %q: X-Search-Ignored = %q, want %q", tt.query, h, tt.ignored)
+			}
 		}
 	})
 }

@@ -159,7 +159,7 @@ func FuzzSearch(f *testing.F) {
 		handlers = append(handlers, pg)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
-		terms := store.SearchTerms(q)
+		terms, _ := store.SearchTerms(q)
 		if len(terms) > 16 {
 			t.Fatalf("SearchTerms(%q) = %d terms, want at most 16", q, len(terms))
 		}

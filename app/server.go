@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -304,7 +305,12 @@ func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return SearchArticles200JSONResponse(toAPIList(found)), nil
+	resp := SearchArticles200JSONResponse{Body: toAPIList(found)}
+	if _, ignored := store.SearchTerms(q); len(ignored) > 0 {
+		list := strings.Join(ignored, ", ")
+		resp.Headers.XSearchIgnored = &list
+	}
+	return resp, nil
 }
 
 // GetPopularArticles lists the most viewed articles (GET /articles/popular).

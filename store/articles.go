@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	_ "embed"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -536,17 +538,43 @@ func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, er
 // maxSearchTerms bounds how many words of a query reach the full-text engine.
 const maxSearchTerms = 16
 
-// SearchTerms splits free text into the words a search looks for. Everything that is not
-// a letter or a digit separates words, so quotes, operators, backslashes and control
-// characters in user input carry no meaning to the full-text engine.
-func SearchTerms(text string) []string {
+// englishStopWords is PostgreSQL's list of English stop words (its
+// tsearch_data/english.stop, from the Snowball project), which its 'english'
+// configuration leaves out of every text search vector. The embedded database indexes
+// them; both leave them out of queries, so that a query means the same on both.
+//
+//go:embed english.stop
+var englishStopWords string
+
+var stopWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(englishStopWords) {
+		m[w] = true
+	}
+	return m
+}()
+
+// SearchTerms splits free text into the words a search looks for, and the stop words it
+// leaves out (lower-cased, each once). Everything that is not a letter or a digit
+// separates words, so quotes, operators, backslashes and control characters in user
+// input carry no meaning to the full-text engine.
+func SearchTerms(text string) (terms, ignored []string) {
 	words := strings.FieldsFunc(text, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
 	})
-	if len(words) > maxSearchTerms {
-		words = words[:maxSearchTerms]
+	for _, w := range words {
+		lower := strings.ToLower(w)
+		switch {
+		case !stopWords[lower]:
+			terms = append(terms, w)
+		case !slices.Contains(ignored, lower):
+			ignored = append(ignored, lower)
+		}
 	}
-	return words
+	if len(terms) > maxSearchTerms {
+		terms = terms[:maxSearchTerms]
+	}
+	return terms, ignored
 }
 
 // SearchCandidates bounds the work of a search: of the articles that contain every word
@@ -562,7 +590,7 @@ const SearchCandidates = 100
 // (see SearchCandidates), so paging ends after at most 2×SearchCandidates results.
 func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]Article, error) {
 	out := []Article{}
-	terms := SearchTerms(query)
+	terms, _ := SearchTerms(query)
 	if len(terms) == 0 || offset >= 2*SearchCandidates {
 		return out, nil
 	}
