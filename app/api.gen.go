@@ -65,11 +65,30 @@ type ArticleCreate struct {
 	Title   Title   `json:"title"`
 }
 
-// ArticleUpdate Example: {"content":"Special effects have transformed the way we experience movies, with advancements bringing unimaginable worlds to life. This update explores the latest technologies...","tags":["special effects","sci-fi","technology"],"title":"The Evolution of Special Effects in Sci-Fi (Updated)"}
+// ArticleUpdate The fields to change: `title`, `content`, `tags`. An article read with GET may be sent
+// back as it is, with its read-only fields: `id` must be the path's, `author` and
+// `createdAt` must be the article's own (they cannot be changed), `views` and `updatedAt`
+// are ignored (the server keeps them). Any other field is refused.
+//
+// Example: {"content":"Special effects have transformed the way we experience movies, with advancements bringing unimaginable worlds to life. This update explores the latest technologies...","tags":["special effects","sci-fi","technology"],"title":"The Evolution of Special Effects in Sci-Fi (Updated)"}
 type ArticleUpdate struct {
+	// Author Read-only; accepted when it is the article's author.
+	Author  *string  `json:"author,omitempty"`
 	Content *Content `json:"content,omitempty"`
-	Tags    *Tags    `json:"tags,omitempty"`
-	Title   *Title   `json:"title,omitempty"`
+
+	// CreatedAt Read-only; accepted when it is the article's creation time.
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
+
+	// Id Read-only; accepted when it is the id of the path.
+	Id    *string `json:"id,omitempty"`
+	Tags  *Tags   `json:"tags,omitempty"`
+	Title *Title  `json:"title,omitempty"`
+
+	// UpdatedAt Read-only; ignored.
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+
+	// Views Read-only; ignored.
+	Views *int64 `json:"views,omitempty"`
 }
 
 // Content defines model for Content.

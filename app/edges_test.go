@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
@@ -159,5 +160,39 @@ func TestStopWordsAlike(t *testing.T) {
 				t.Errorf("search %q: X-Search-Ignored = %q, want %q", tt.query, h, tt.ignored)
 			}
 		}
+	})
+}
+
+// TestPutWhatWasRead: a client that sends back the article it read, changed where it
+// means to, is understood; read-only fields that try to change something are refused.
+func TestPutWhatWasRead(t *testing.T) {
+	forEachAPI(t, func(t *testing.T, a *api) {
+		id := a.create("Old title", "text", "Ann", "x")
+		a.create("Other", "text", "Bob")
+		read := a.do("GET", "/articles/"+id, "").Body.String()
+		edit := func(field string, value any) string {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(read), &m); err != nil {
+				t.Fatal(err)
+			}
+			m["title"] = "New title"
+			if field != "" {
+				m[field] = value
+			}
+			b, _ := json.Marshal(m)
+			return string(b)
+		}
+		const notValid = "the update is not valid"
+		assertResponse(t, a.do("PUT", "/articles/"+id, edit("id", "2")), 400, problem(400, notValid, "body", "id", `must be "1", the id of the path`))
+		assertResponse(t, a.do("PUT", "/articles/"+id, edit("author", "Bob")), 400, problem(400, notValid, "body", "author", "cannot be changed"))
+		assertResponse(t, a.do("PUT", "/articles/"+id, edit("createdAt", "2001-01-01T00:00:00.000000Z")), 400, problem(400, notValid, "body", "createdAt", "cannot be changed"))
+		assertResponse(t, a.do("PUT", "/articles/"+id, edit("colour", "red")), 400, problem(400, "the request does not match the API description", "body", "colour", "is not a field of this object"))
+		assertResponse(t, a.do("PUT", "/articles/"+id, `{"id":"1","views":3,"updatedAt":"2001-01-01T00:00:00Z"}`), 400, problem(400, notValid, "body", "", "must name at least one field to change"))
+		// Sent back as read (views and updatedAt stale, which the server keeps): 200.
+		rec := a.do("PUT", "/articles/"+id, edit("views", 1000))
+		assertResponse(t, rec, 200, `{"id":"1","title":"New title","content":"text","author":"Ann","tags":["x"],"views":1,"createdAt":"<time>","updatedAt":"<time>"}`)
+		rec = a.do("PUT", "/articles/"+id, edit("updatedAt", "2001-01-01T00:00:00Z"))
+		assertResponse(t, rec, 200, `{"id":"1","title":"New title","content":"text","author":"Ann","tags":["x"],"views":1,"createdAt":"<time>","updatedAt":"<time>"}`)
+		assertResponse(t, a.do("PUT", "/articles/9", `{"id":"9","author":"Ann","title":"x"}`), 404, problem(404, `article "9" not found`))
 	})
 }

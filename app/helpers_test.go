@@ -179,6 +179,9 @@ func (a *api) create(title, content, author string, tags ...string) string {
 
 var timestamp = regexp.MustCompile(`"(createdAt|updatedAt)":"([^"]*)"`)
 
+// microseconds is the one width of the API's timestamps.
+var microseconds = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$`)
+
 // normalize replaces RFC 3339 UTC timestamps in a JSON body by "<time>", after checking
 // their form, so that bodies can be compared exactly.
 func normalize(t *testing.T, body string) string {
@@ -188,6 +191,9 @@ func normalize(t *testing.T, body string) string {
 		ts, err := time.Parse(time.RFC3339Nano, sub[2])
 		if err != nil || !strings.HasSuffix(sub[2], "Z") || ts.Location() != time.UTC {
 			t.Errorf("%s = %q is not an RFC 3339 UTC time", sub[1], sub[2])
+		}
+		if !microseconds.MatchString(sub[2]) {
+			t.Errorf("%s = %q has not exactly six fractional digits", sub[1], sub[2])
 		}
 		return `"` + sub[1] + `":"<time>"`
 	})

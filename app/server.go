@@ -250,7 +250,17 @@ func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObje
 		p.Tags = &tags
 		fields = append(fields, bad...)
 	}
-	if len(fields) > 0 {
+	if p == (store.ArticlePatch{}) {
+		fields = append(fields, bodyError("", "must name at least one field to change"))
+	}
+	readOnly, err := s.checkReadOnly(ctx, id, req.Id, b)
+	if errors.Is(err, store.ErrNotFound) {
+		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fields = append(fields, readOnly...); len(fields) > 0 {
 		return UpdateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the update is not valid", fields...))}, nil
 	}
 	expect, pr, ok := s.precondition(ctx, id, req.Params.IfMatch)
@@ -267,6 +277,31 @@ func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObje
 		return nil, err
 	}
 	return UpdateArticle200JSONResponse{Body: toAPI(a), Headers: UpdateArticle200ResponseHeaders{ETag: etag(a.Version)}}, nil
+}
+
+// checkReadOnly checks the read-only fields an update may carry back from a GET: id must
+// be the path's, author and createdAt the article's own (read only when they are sent;
+// neither ever changes, so no later update can make the check stale); views and
+// updatedAt, which the server keeps, are ignored.
+func (s *Server) checkReadOnly(ctx context.Context, id int64, rawID string, b *UpdateArticleJSONRequestBody) ([]FieldError, error) {
+	var bad []FieldError
+	if b.Id != nil && *b.Id != rawID {
+		bad = append(bad, bodyError("id", "must be "+strconv.Quote(rawID)+", the id of the path"))
+	}
+	if b.Author == nil && b.CreatedAt == nil {
+		return bad, nil
+	}
+	cur, err := s.store.GetArticle(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if b.Author != nil && trimBlank(*b.Author) != cur.Author {
+		bad = append(bad, bodyError("author", "cannot be changed"))
+	}
+	if b.CreatedAt != nil && !b.CreatedAt.Equal(cur.CreatedAt) {
+		bad = append(bad, bodyError("createdAt", "cannot be changed"))
+	}
+	return bad, nil
 }
 
 // DeleteArticle removes an article and its tags (DELETE /articles/{id}).
