@@ -181,9 +181,14 @@ func NewHandler(opts Options) (http.Handler, error) {
 	r.GET("/readyz", func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), opts.ReadyTimeout)
 		defer cancel()
-		if err := opts.Store.Ping(ctx); err != nil {
+		if err := opts.Store.Ready(ctx); err != nil {
 			opts.Logger.WarnContext(c, "readiness check failed", "err", err)
-			writeProblem(c, newProblem(http.StatusServiceUnavailable, "the database does not answer"))
+			c.Header("Retry-After", "5")
+			detail := "the database does not answer"
+			if errors.Is(err, store.ErrStorageFull) {
+				detail = "the database cannot write: its storage is full"
+			}
+			writeProblem(c, newProblem(http.StatusServiceUnavailable, detail))
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready"})
@@ -207,7 +212,12 @@ func internalError(log *slog.Logger) func(c *gin.Context, err error) {
 		}
 		if errors.Is(err, store.ErrUnavailable) {
 			log.ErrorContext(c, "database unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-			unavailable(c)
+			detail := "the database is unavailable; try again in a few seconds"
+			if errors.Is(err, store.ErrStorageFull) {
+				detail = "the database cannot write: its storage is full; nothing was changed, try again later"
+			}
+			c.Header("Retry-After", "5")
+			writeProblem(c, newProblem(http.StatusServiceUnavailable, detail))
 			return
 		}
 		log.ErrorContext(c, "request failed", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)

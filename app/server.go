@@ -25,7 +25,8 @@ type ArticleStore interface {
 	ListTitles(ctx context.Context, f store.ListFilter) ([]string, store.Count, error)
 	Search(ctx context.Context, query string, limit, offset int) ([]store.Article, error)
 	Popular(ctx context.Context, f store.ListFilter) ([]store.Article, error)
-	Ping(ctx context.Context) error
+	// Ready tells whether the store can serve requests (see store.Store.Ready).
+	Ready(ctx context.Context) error
 }
 
 var _ StrictServerInterface = (*Server)(nil)

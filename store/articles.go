@@ -167,7 +167,7 @@ func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, erro
 		})
 	}
 	if err != nil {
-		return Article{}, fmt.Errorf("create article: %w", classify(err))
+		return Article{}, fmt.Errorf("create article: %w", s.classify(err))
 	}
 	s.log.DebugContext(ctx, "store: INSERT article", "id", a.ID, "tags", len(a.Tags))
 	return a, nil
@@ -209,7 +209,7 @@ func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 		return Article{}, ErrNotFound
 	}
 	if err != nil {
-		return Article{}, fmt.Errorf("get article %d: %w", id, classify(err))
+		return Article{}, fmt.Errorf("get article %d: %w", id, s.classify(err))
 	}
 	return s.finish([]Article{a})[0], nil
 }
@@ -275,7 +275,7 @@ func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch, exp
 		return Article{}, err
 	}
 	if err != nil {
-		return Article{}, fmt.Errorf("update article %d: %w", id, classify(err))
+		return Article{}, fmt.Errorf("update article %d: %w", id, s.classify(err))
 	}
 	s.log.DebugContext(ctx, "store: UPDATE article", "id", id, "title", p.Title != nil, "content", p.Content != nil, "tags", p.Tags != nil)
 	return out, nil
@@ -310,13 +310,13 @@ func (s *Store) DeleteArticle(ctx context.Context, id int64, expect int64) error
 	}
 	res := q.Delete(&Article{})
 	if res.Error != nil {
-		return fmt.Errorf("delete article %d: %w", id, classify(res.Error))
+		return fmt.Errorf("delete article %d: %w", id, s.classify(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		err := ErrNotFound
 		if expect != AnyVersion {
 			if err = missingOrChanged(s.db.WithContext(ctx), id); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrVersionMismatch) {
-				return fmt.Errorf("delete article %d: %w", id, classify(err))
+				return fmt.Errorf("delete article %d: %w", id, s.classify(err))
 			}
 		}
 		s.log.DebugContext(ctx, "store: DELETE article: not deleted", "id", id, "reason", err.Error())
@@ -387,7 +387,7 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, 
 	}
 	matches = matches.Select("1").Limit(MaxExactCount + 1)
 	if err := db.Table("(?) AS m", matches).Count(&n).Error; err != nil {
-		return nil, Count{}, fmt.Errorf("count articles: %w", classify(err))
+		return nil, Count{}, fmt.Errorf("count articles: %w", s.classify(err))
 	}
 	total := Count{N: min(n, MaxExactCount), Exact: n <= MaxExactCount}
 	order := "articles.created_at DESC, articles.id DESC"
@@ -401,7 +401,7 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, 
 			Limit(f.Limit).Offset(f.Offset).
 			Pluck("articles.title", &titles).Error
 		if err != nil {
-			return nil, Count{}, fmt.Errorf("list titles: %w", classify(err))
+			return nil, Count{}, fmt.Errorf("list titles: %w", s.classify(err))
 		}
 	}
 	return titles, total, nil
@@ -446,7 +446,7 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 			Select(selectArticle("a")).Order(popularOrder).Limit(f.Limit).Offset(f.Offset).Find(&out).Error
 	}
 	if err != nil {
-		return nil, fmt.Errorf("popular articles: %w", classify(err))
+		return nil, fmt.Errorf("popular articles: %w", s.classify(err))
 	}
 	return s.finish(out), nil
 }
@@ -645,7 +645,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 			Scan(&out).Error
 	}
 	if err != nil {
-		return nil, fmt.Errorf("search articles: %w", classify(err))
+		return nil, fmt.Errorf("search articles: %w", s.classify(err))
 	}
 	return s.finish(out), nil
 }
@@ -731,7 +731,7 @@ func (s *Store) searchWalks(ctx context.Context, q string) ([2]string, error) {
 func (s *Store) CountArticles(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&Article{}).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count articles: %w", classify(err))
+		return 0, fmt.Errorf("count articles: %w", s.classify(err))
 	}
 	return n, nil
 }

@@ -14,15 +14,34 @@ import (
 )
 
 // classify marks errors that mean "the database is not there or too slow right now"
-// with ErrUnavailable, keeping the original error for the log.
-func classify(err error) error {
+// with ErrUnavailable, keeping the original error for the log. A write refused for want
+// of space is ErrStorageFull too, and the store remembers it (see Ready).
+func (s *Store) classify(err error) error {
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		return err
+	}
+	if storageFull(err) {
+		s.full.Store(true)
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrStorageFull, err)
 	}
 	if unavailable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// storageFull tells a write refused for want of space: SQLITE_FULL ("database or disk is
+// full", code 13), PostgreSQL's disk_full (53100), or ENOSPC itself.
+func storageFull(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "53100"
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "SQLITE_FULL")
 }
 
 func unavailable(err error) bool {

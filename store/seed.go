@@ -129,7 +129,7 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 	}
 	conn, err := s.sqlDB.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("bulk insert: %w", classify(err))
+		return fmt.Errorf("bulk insert: %w", s.classify(err))
 	}
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
@@ -187,7 +187,7 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("bulk insert: %w", classify(err))
+		return fmt.Errorf("bulk insert: %w", s.classify(err))
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func (s *Store) Analyze(ctx context.Context) error {
 		stmt = "VACUUM (ANALYZE) articles, article_tags, article_views"
 	}
 	if _, err := s.sqlDB.ExecContext(ctx, stmt); err != nil {
-		return fmt.Errorf("analyze: %w", classify(err))
+		return fmt.Errorf("analyze: %w", s.classify(err))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -33,6 +34,10 @@ var ErrVersionMismatch = errors.New("store: version mismatch")
 // ErrUnavailable wraps errors that say the database cannot be reached or did not answer
 // in time (as opposed to a request it rejected): retrying later may succeed.
 var ErrUnavailable = errors.New("store: database unavailable")
+
+// ErrStorageFull, always with ErrUnavailable, says a write was refused for want of space
+// (a full disk): nothing of it was written, and writes succeed again once space is freed.
+var ErrStorageFull = errors.New("store: the database's storage is full")
 
 // Dialect names the database behind a Store.
 type Dialect string
@@ -79,7 +84,8 @@ type Store struct {
 	views   *viewCounter
 
 	closeOnce sync.Once
-	lastUse   sync.Map // token name → when its last use was last written
+	lastUse   sync.Map    // token name → when its last use was last written
+	full      atomic.Bool // a write failed for want of space, and none has succeeded since
 }
 
 // withConnectTimeout bounds each new PostgreSQL connection (connect_timeout), unless the
@@ -227,6 +233,53 @@ func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.sqlDB.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// Ready checks that the store can serve: the database answers and, once a write was
+// refused for want of space, that there is room again. With writes failing a balancer
+// should send requests elsewhere; and with no requests coming, nothing else would find
+// out that space was freed.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	if !s.full.Load() {
+		return nil
+	}
+	if err := s.hasRoom(ctx); err != nil {
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrStorageFull, err)
+	}
+	s.full.Store(false)
+	return nil
+}
+
+// minRoom is the free space the embedded database needs before it is ready again after a
+// full disk: room for the largest article and its index entries, several times over.
+const minRoom = 4 << 20
+
+// hasRoom tells whether writes that were refused for want of space can succeed again.
+// SQLite: the file system holds at least minRoom and the file is minRoom short of its
+// page limit (a write to the write-ahead log may reuse its space and succeed while the
+// next article would fail, so a trial write would not tell). PostgreSQL: a trivial
+// committed write succeeds (its newest schema_migrations row, written to itself).
+func (s *Store) hasRoom(ctx context.Context) error {
+	db := s.db.WithContext(ctx)
+	if s.dialect == Postgres {
+		return db.Exec("UPDATE schema_migrations SET applied_at = applied_at WHERE version = (SELECT max(version) FROM schema_migrations)").Error
+	}
+	if free, ok := freeBytes(s.loc.DSN); ok && free < minRoom {
+		return fmt.Errorf("%d bytes free beside %s, want %d", free, s.loc.DSN, minRoom)
+	}
+	var pageSize, pages, maxPages int64
+	for q, v := range map[string]*int64{"PRAGMA page_size": &pageSize, "PRAGMA page_count": &pages, "PRAGMA max_page_count": &maxPages} {
+		if err := db.Raw(q).Scan(v).Error; err != nil {
+			return err
+		}
+	}
+	if (maxPages-pages)*pageSize < minRoom {
+		return fmt.Errorf("%d of at most %d pages used", pages, maxPages)
 	}
 	return nil
 }

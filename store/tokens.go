@@ -61,7 +61,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("token %q: %w", name, ErrTokenExists)
 	}
 	if err != nil {
-		return "", fmt.Errorf("create token: %w", classify(err))
+		return "", fmt.Errorf("create token: %w", s.classify(err))
 	}
 	return secret, nil
 }
@@ -70,7 +70,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 	var out []Token
 	if err := s.db.WithContext(ctx).Order("name").Find(&out).Error; err != nil {
-		return nil, fmt.Errorf("list tokens: %w", classify(err))
+		return nil, fmt.Errorf("list tokens: %w", s.classify(err))
 	}
 	for i := range out {
 		out[i].CreatedAt = out[i].CreatedAt.UTC()
@@ -86,7 +86,7 @@ func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 func (s *Store) RevokeToken(ctx context.Context, name string) error {
 	res := s.db.WithContext(ctx).Where("name = ?", name).Delete(&Token{})
 	if res.Error != nil {
-		return fmt.Errorf("revoke token: %w", classify(res.Error))
+		return fmt.Errorf("revoke token: %w", s.classify(res.Error))
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -98,7 +98,7 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 func (s *Store) CountTokens(ctx context.Context) (int64, error) {
 	var n int64
 	if err := s.db.WithContext(ctx).Model(&Token{}).Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("count tokens: %w", classify(err))
+		return 0, fmt.Errorf("count tokens: %w", s.classify(err))
 	}
 	return n, nil
 }
@@ -117,7 +117,7 @@ func (s *Store) VerifyToken(ctx context.Context, secret string) (string, bool, e
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("verify token: %w", classify(err))
+		return "", false, fmt.Errorf("verify token: %w", s.classify(err))
 	}
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) != 1 {
 		return "", false, nil

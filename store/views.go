@@ -126,7 +126,7 @@ func (s *Store) FlushViews(ctx context.Context) error {
 				rest[id] = batch[id]
 			}
 			s.views.giveBack(rest)
-			return fmt.Errorf("flush views (%d of %d articles saved): %w", start, len(ids), err)
+			return fmt.Errorf("flush views (%d of %d articles saved): %w", start, len(ids), s.classify(err))
 		}
 	}
 	return nil
