@@ -40,11 +40,7 @@ func findBrowser(t *testing.T) string {
 			return p
 		}
 	}
-	msg := fmt.Sprintf("no browser found on PATH (looked for %s); install one, e.g. `apt-get install -y --no-install-recommends chromium`", strings.Join(names, ", "))
-	if os.Getenv("ARTICLESD_REQUIRE_BROWSER") == "1" {
-		t.Fatalf("%s; ARTICLESD_REQUIRE_BROWSER=1, so this fails", msg)
-	}
-	t.Skipf("SKIPPING BROWSER TEST: %s", msg)
+	storetest.Skip(t, storetest.Browser, fmt.Sprintf("no browser on PATH (looked for %s)", strings.Join(names, ", ")))
 	return ""
 }
 
@@ -55,7 +51,7 @@ func findBrowser(t *testing.T) string {
 //
 // Refresh the README screenshot with
 //
-//	ARTICLESD_SCREENSHOT=$PWD/docs/swagger-ui.png go test -run SwaggerUI ./app/
+//	ARTICLESD_TEST_SCREENSHOT=$PWD/docs/swagger-ui.png go test -run SwaggerUI ./app/
 func TestSwaggerUI(t *testing.T) {
 	chrome := findBrowser(t)
 
@@ -321,7 +317,7 @@ func TestSwaggerUI(t *testing.T) {
 		t.Fatalf("screenshot: %v", err)
 	}
 	paths := []string{filepath.Join(t.TempDir(), "swagger-ui.png")}
-	if p := os.Getenv("ARTICLESD_SCREENSHOT"); p != "" {
+	if p := os.Getenv("ARTICLESD_TEST_SCREENSHOT"); p != "" {
 		paths = append(paths, p)
 	}
 	for _, p := range paths {

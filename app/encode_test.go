@@ -13,8 +13,8 @@ import (
 // time with no fraction at all still has six.
 func TestTimestampsSixDigits(t *testing.T) {
 	for in, want := range map[time.Time]string{
-		time.Date(2026, 12, 1, 20, 12, 37, 365190000, time.UTC): "2026-12-01T20:12:37.365190Z",
-		time.Date(2026, 12, 1, 20, 12, 37, 0, time.UTC):         "2026-12-01T20:12:37.000000Z",
+		time.Date(2026, 12, 1, 20, 12, 37, 365190000, time.UTC):             "2026-12-01T20:12:37.365190Z",
+		time.Date(2026, 12, 1, 20, 12, 37, 0, time.UTC):                     "2026-12-01T20:12:37.000000Z",
 		time.Date(2026, 12, 1, 21, 12, 37, 5000, time.FixedZone("x", 3600)): "2026-12-01T20:12:37.000005Z",
 	} {
 		b, err := json.Marshal(Article{Id: "1", Tags: []string{}, CreatedAt: in, UpdatedAt: in})

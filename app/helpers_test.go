@@ -93,7 +93,7 @@ func checkContract(t *testing.T, req *http.Request, rec *httptest.ResponseRecord
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := storetest.Main(m)
 	// After a full run, every operation must have been checked against the document
 	// with its success status at least once.
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" && contract.seen != nil {

@@ -185,8 +185,11 @@ func NewHandler(opts Options) (http.Handler, error) {
 			opts.Logger.WarnContext(c, "readiness check failed", "err", err)
 			c.Header("Retry-After", "5")
 			detail := "the database does not answer"
-			if errors.Is(err, store.ErrStorageFull) {
+			switch {
+			case errors.Is(err, store.ErrStorageFull):
 				detail = "the database cannot write: its storage is full"
+			case errors.Is(err, store.ErrSchema):
+				detail = "the database schema is older than this server needs: run articlesd migrate up"
 			}
 			writeProblem(c, newProblem(http.StatusServiceUnavailable, detail))
 			return
@@ -211,10 +214,17 @@ func internalError(log *slog.Logger) func(c *gin.Context, err error) {
 			return
 		}
 		if errors.Is(err, store.ErrUnavailable) {
-			log.ErrorContext(c, "database unavailable", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
+			msg := "database unavailable"
+			if errors.Is(err, store.ErrSchema) {
+				msg = "database schema missing: migrations not applied, or reverted while serving"
+			}
+			log.ErrorContext(c, msg, "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 			detail := "the database is unavailable; try again in a few seconds"
-			if errors.Is(err, store.ErrStorageFull) {
+			switch {
+			case errors.Is(err, store.ErrStorageFull):
 				detail = "the database cannot write: its storage is full; nothing was changed, try again later"
+			case errors.Is(err, store.ErrSchema):
+				detail = "the database schema is older than this server needs; try again once it is migrated"
 			}
 			c.Header("Retry-After", "5")
 			writeProblem(c, newProblem(http.StatusServiceUnavailable, detail))

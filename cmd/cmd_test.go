@@ -37,7 +37,7 @@ var testBuild = BuildInfo{Version: "1.2.3", Commit: "abc", Date: "2026-01-01"}
 func TestMain(m *testing.M) {
 	_, err := os.Stat(store.DefaultSQLitePath)
 	existed := err == nil
-	code := m.Run()
+	code := storetest.Main(m)
 	if _, err := os.Stat(store.DefaultSQLitePath); err == nil && !existed {
 		fmt.Fprintf(os.Stderr, "FAIL: a test created ./%s in the package directory\n", store.DefaultSQLitePath)
 		for _, suffix := range []string{"", "-shm", "-wal"} {
@@ -1058,9 +1058,11 @@ func TestServeWithoutSchema(t *testing.T) {
 			t.Fatalf("auto-migrate=false applied migrations:\n%s", srv.log)
 		}
 
+		// Without its tables the service cannot serve, and says so: 503 with Retry-After
+		// (an operator's `migrate up` mends it), never a 500.
 		status, hdr, body := httpDo(t, http.MethodGet, srv.url("/articles"), "", "")
-		if status != http.StatusInternalServerError {
-			t.Fatalf("GET /articles without a schema = %d %s, want 500", status, body)
+		if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+			t.Fatalf("GET /articles without a schema = %d %s, want 503 with Retry-After", status, body)
 		}
 		if ct := hdr.Get("Content-Type"); ct != "application/problem+json" {
 			t.Fatalf("Content-Type = %q, want application/problem+json", ct)
@@ -1073,7 +1075,7 @@ func TestServeWithoutSchema(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &problem); err != nil {
 			t.Fatalf("problem body %q: %v", body, err)
 		}
-		if problem.Status != 500 || problem.Title != "Internal Server Error" {
+		if problem.Status != 503 || problem.Detail != "the database schema is older than this server needs; try again once it is migrated" {
 			t.Fatalf("problem = %+v", problem)
 		}
 		for _, leak := range []string{"relation", "no such table", "SELECT", "articles\"", "SQLSTATE"} {
@@ -1083,13 +1085,15 @@ func TestServeWithoutSchema(t *testing.T) {
 		}
 		// The log, not the client, gets the database's reason.
 		waitFor(t, 5*time.Second, "the failed request in the log", func() bool {
-			return strings.Contains(srv.log.String(), `msg="request failed"`)
+			return strings.Contains(srv.log.String(), `msg="database schema missing: migrations not applied, or reverted while serving"`)
 		})
-
-		// The database itself answers: the service is ready, just without a schema.
-		if status, _, body := httpDo(t, http.MethodGet, srv.url("/readyz"), "", ""); status != http.StatusOK {
-			t.Fatalf("GET /readyz = %d %s, want 200", status, body)
+		status, _, body = httpDo(t, http.MethodGet, srv.url("/readyz"), "", "")
+		if status != http.StatusServiceUnavailable || !strings.Contains(body, "run articlesd migrate up") {
+			t.Fatalf("GET /readyz = %d %s, want 503 saying to migrate", status, body)
 		}
+		waitFor(t, 5*time.Second, "the reason of the readiness check in the log", func() bool {
+			return strings.Contains(srv.log.String(), "the database is at migration 0, this binary needs")
+		})
 		if err := srv.stop(t); err != nil {
 			t.Fatalf("runServe returned %v, want nil", err)
 		}

@@ -127,6 +127,9 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 			return Config{}, err
 		}
 	}
+	for _, w := range unknownEnvironment(os.Environ()) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "articlesd: warning: %s\n", w)
+	}
 	var cfg Config
 	if err := v.Unmarshal(&cfg); err != nil {
 		return Config{}, fmt.Errorf("configuration: %s", decodeErrorText(err))
@@ -191,8 +194,8 @@ func (c Config) Validate() error {
 	if _, err := store.ParseURL(c.DatabaseURL); err != nil {
 		return err
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return fmt.Errorf("addr %q: want host:port or :port", c.Addr)
+	if err := checkAddr("addr", c.Addr); err != nil {
+		return err
 	}
 	for name, d := range map[string]time.Duration{
 		"shutdown-timeout": c.ShutdownTimeout, "read-header-timeout": c.ReadHeaderTimeout,
@@ -216,8 +219,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("trace-sample-ratio must be between 0 and 1, not %v", c.TraceSampleRatio)
 	}
 	for name, a := range map[string]string{"metrics-addr": c.MetricsAddr, "pprof-addr": c.PprofAddr} {
-		if _, _, err := net.SplitHostPort(a); a != "" && err != nil {
-			return fmt.Errorf("%s %q: want host:port or :port", name, a)
+		if a == "" {
+			continue
+		}
+		if err := checkAddr(name, a); err != nil {
+			return err
 		}
 	}
 	if c.Auth != "on" && c.Auth != "off" {
@@ -234,6 +240,19 @@ func (c Config) Validate() error {
 	}
 	if c.LogFile != "" && c.LogFileMaxMB < 1 {
 		return fmt.Errorf("log-file-max-mb must be at least 1, not %d", c.LogFileMaxMB)
+	}
+	return nil
+}
+
+// checkAddr tells whether a listen address can be listened on as far as its form goes:
+// host:port or :port, the port a number from 0 to 65535 or a service name.
+func checkAddr(name, a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("%s %q: want host:port or :port", name, a)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%s %q: port %q is not a number from 0 to 65535 nor a known service", name, a, port)
 	}
 	return nil
 }
@@ -283,6 +302,67 @@ func (c Config) String() string {
 		c.BootstrapToken = "xxxxx"
 	}
 	return fmt.Sprintf("%+v", plain(c))
+}
+
+// testEnvPrefixes are the environment variables of the test suite (README), which are
+// no settings of articlesd's.
+var testEnvPrefixes = []string{envPrefix + "_TEST_", envPrefix + "_REQUIRE_", envPrefix + "_BENCH_"}
+
+// unknownEnvironment warns of ARTICLESD_* variables that set nothing: a misspelt one
+// (ARTICLESD_LOG_LEVLE) is otherwise ignored in silence. Empty ones are not reported:
+// they set nothing anyway.
+func unknownEnvironment(environ []string) []string {
+	known := map[string]bool{}
+	for k := range defaults {
+		known[envVariable(k)] = true
+	}
+	var warnings []string
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, envPrefix+"_") || known[name] || value == "" ||
+			slices.ContainsFunc(testEnvPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			continue
+		}
+		w := "unknown environment variable " + name + " (ignored)"
+		if near := nearest(name, known); near != "" {
+			w += "; did you mean " + near + "?"
+		}
+		warnings = append(warnings, w)
+	}
+	slices.Sort(warnings)
+	return warnings
+}
+
+// nearest returns the known name closest to name, if it is a few edits away.
+func nearest(name string, known map[string]bool) string {
+	best, bestDist := "", 4
+	for k := range known {
+		if d := editDistance(name, k); d < bestDist || (d == bestDist && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two ASCII strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // envVariable is the environment variable of a key: log-level → ARTICLESD_LOG_LEVEL.

@@ -11,10 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// requireMount reports whether tests that mount file systems must run (CI runs as root).
-func requireMount() bool { return os.Getenv("ARTICLESD_REQUIRE_MOUNT") == "1" }
+	"github.com/articlesd/articlesd/store/storetest"
+)
 
 // mountTmpfs mounts a tmpfs of the given size on a fresh directory, unmounted at the end
 // of the test. It skips the test loudly where mounting is not allowed (not root), unless
@@ -23,11 +22,7 @@ func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		msg := fmt.Sprintf("cannot mount a tmpfs to fill (%v: %s): this test needs root", err, strings.TrimSpace(string(out)))
-		if requireMount() {
-			t.Fatalf("%s; ARTICLESD_REQUIRE_MOUNT=1, so this fails", msg)
-		}
-		t.Skipf("SKIPPING FULL-DISK TEST: %s", msg)
+		storetest.Skip(t, storetest.Mount, fmt.Sprintf("cannot mount a tmpfs to fill (%v: %s)", err, strings.TrimSpace(string(out))))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {

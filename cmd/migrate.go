@@ -43,6 +43,13 @@ func newMigrateCommand() *cobra.Command {
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				return withStore(cmd, func(ctx context.Context, st *store.Store) error {
+					switch n, err := st.ServersConnected(ctx); {
+					case err != nil:
+						fmt.Fprintf(cmd.ErrOrStderr(), "articlesd: warning: cannot tell whether servers use this database: %v\n", err)
+					case n > 0:
+						fmt.Fprintf(cmd.ErrOrStderr(), "articlesd: warning: %s this database: until `articlesd migrate up`, "+
+							"requests that need what the migration removes are answered 503\n", serversConnected(n, st.Dialect()))
+					}
 					m, err := st.MigrateDown(ctx)
 					if err != nil {
 						return err
@@ -72,6 +79,17 @@ func newMigrateCommand() *cobra.Command {
 		},
 	)
 	return c
+}
+
+// serversConnected words how many servers use the database.
+func serversConnected(n int, d store.Dialect) string {
+	switch {
+	case d == store.SQLite:
+		return "an articlesd server is serving"
+	case n == 1:
+		return "1 articlesd server is connected to"
+	}
+	return fmt.Sprintf("%d articlesd servers are connected to", n)
 }
 
 func printStatus(w io.Writer, states []store.MigrationState) error {

@@ -73,6 +73,26 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if err != nil {
 		return err
 	}
+	// The addresses first: a port that cannot be had is reported before anything is
+	// touched (no database file made, no migration run, no token printed).
+	addrs := []string{cfg.Addr}
+	what := []string{"api"}
+	if cfg.PprofAddr != "" {
+		addrs, what = append(addrs, cfg.PprofAddr), append(what, "pprof")
+	}
+	if cfg.MetricsAddr != "" && cfg.Metrics {
+		addrs, what = append(addrs, cfg.MetricsAddr), append(what, "metrics")
+	}
+	listeners := make([]net.Listener, len(addrs))
+	for i, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", a, errors.Unwrap(err))
+		}
+		defer ln.Close()
+		listeners[i] = ln
+	}
+
 	tel, err := telemetry.New(ctx, telemetry.Config{
 		ServiceName:    cfg.ServiceName,
 		ServiceVersion: build.Version,
@@ -102,7 +122,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if loc.Dialect == store.SQLite {
 		log.Info("using the embedded database", "path", loc.DSN)
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, TracerProvider: tel.TracerProvider, Logger: log})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, TracerProvider: tel.TracerProvider, Logger: log, Serving: true})
 	if err != nil {
 		return err
 	}
@@ -142,8 +162,6 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	}
 	drain := &drainingHandler{next: handler}
 	servers := []*http.Server{newHTTPServer(ctx, cfg, drain, log)}
-	listeners := []string{cfg.Addr}
-	what := []string{"api"}
 	if cfg.PprofAddr != "" {
 		// Profiling on its own address only (never the API port): it shows internals.
 		mux := http.NewServeMux()
@@ -155,24 +173,16 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		pprofSrv := newHTTPServer(ctx, cfg, mux, log)
 		pprofSrv.WriteTimeout = 0 // a CPU profile streams for as long as it was asked to
 		servers = append(servers, pprofSrv)
-		listeners = append(listeners, cfg.PprofAddr)
-		what = append(what, "pprof")
 	}
-	if cfg.MetricsAddr != "" && tel.Metrics != nil {
+	if cfg.MetricsAddr != "" && cfg.Metrics {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.MetricsHandler())
 		servers = append(servers, newHTTPServer(ctx, cfg, mux, log))
-		listeners = append(listeners, cfg.MetricsAddr)
-		what = append(what, "metrics")
 	}
 	served := make(chan error, len(servers))
-	var addrs []string
 	for i, srv := range servers {
-		ln, err := net.Listen("tcp", listeners[i])
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", listeners[i], errors.Unwrap(err))
-		}
-		addrs = append(addrs, ln.Addr().String())
+		ln := listeners[i]
+		addrs[i] = ln.Addr().String()
 		go func() { served <- srv.Serve(ln) }()
 		defer srv.Close()
 	}

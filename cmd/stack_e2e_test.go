@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -26,10 +25,7 @@ func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("ARTICLESD_REQUIRE_PROMETHEUS") == "1" {
-			t.Fatalf("%s is not on PATH and ARTICLESD_REQUIRE_PROMETHEUS=1", name)
-		}
-		t.Skipf("SKIPPING: %s not on PATH (apt-get install prometheus)", name)
+		storetest.Skip(t, storetest.Prometheus, name+" is not on PATH")
 	}
 	return path
 }

@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	_ "embed"
 	"database/sql"
 	"database/sql/driver"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"

@@ -63,15 +63,15 @@ func TestPasswordsNeverShown(t *testing.T) {
 
 func TestRedactShapes(t *testing.T) {
 	for raw, want := range map[string]string{
-		"postgres://user:pw@h/db":                         "postgres://user:xxxxx@h/db",
-		"postgres://user@h/db?password=pw&x=1":            "postgres://user@h/db?password=xxxxx&x=1",
-		"postgres://h/db":                                 "postgres://h/db",
-		"postgres://u:p#w@h:5432/db":                      "postgres://xxxxx@h:5432/db",
-		"postgres://u:1/2@h/db":                           "postgres://xxxxx@h/db",
+		"postgres://user:pw@h/db":                          "postgres://user:xxxxx@h/db",
+		"postgres://user@h/db?password=pw&x=1":             "postgres://user@h/db?password=xxxxx&x=1",
+		"postgres://h/db":                                  "postgres://h/db",
+		"postgres://u:p#w@h:5432/db":                       "postgres://xxxxx@h:5432/db",
+		"postgres://u:1/2@h/db":                            "postgres://xxxxx@h/db",
 		"postgres://u:pw@h1:5432,h2:5432/db?sslpassword=k": "postgres://u:xxxxx@h1:5432,h2:5432/db?sslpassword=xxxxx",
-		"host=h user=u password=pw dbname=d":              "host=h user=u password=xxxxx dbname=d",
-		"host=h password='a b\\' c' dbname=d":             "host=h password=xxxxx dbname=d",
-		"password = pw host=h":                            "password=xxxxx host=h",
+		"host=h user=u password=pw dbname=d":               "host=h user=u password=xxxxx dbname=d",
+		"host=h password='a b\\' c' dbname=d":              "host=h password=xxxxx dbname=d",
+		"password = pw host=h":                             "password=xxxxx host=h",
 	} {
 		if got := store.Redact(raw); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)

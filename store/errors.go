@@ -24,10 +24,25 @@ func (s *Store) classify(err error) error {
 		s.full.Store(true)
 		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrStorageFull, err)
 	}
+	if schemaMissing(err) {
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrSchema, err)
+	}
 	if unavailable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
+}
+
+// schemaMissing tells a statement that names a table or column the database lacks:
+// PostgreSQL's undefined_table (42P01) and undefined_column (42703), SQLite's "no such
+// table" and "no such column". The queries are this binary's, so the schema is behind it.
+func schemaMissing(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "42P01" || pgErr.Code == "42703"
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no such table") || strings.Contains(msg, "no such column")
 }
 
 // storageFull tells a write refused for want of space: SQLITE_FULL ("database or disk is

@@ -200,6 +200,27 @@ func (s *Store) MigrateUp(ctx context.Context) ([]Migration, error) {
 	return done, nil
 }
 
+// checkSchema tells whether every migration this binary carries is applied (ErrSchema
+// with ErrUnavailable if not). A schema ahead of the binary is fine: during a rolling
+// upgrade the old replicas serve on the new schema until they are replaced.
+func (s *Store) checkSchema(ctx context.Context) error {
+	all, err := Migrations(s.dialect)
+	if err != nil {
+		return err
+	}
+	want := all[len(all)-1].Version
+	var have int
+	err = s.db.WithContext(ctx).Raw("SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have).Error
+	if err != nil && !schemaMissing(err) {
+		return fmt.Errorf("read schema version: %w", s.classify(err))
+	}
+	if have < want {
+		return fmt.Errorf("%w: %w: the database is at migration %d, this binary needs %d: run `articlesd migrate up`",
+			ErrUnavailable, ErrSchema, have, want)
+	}
+	return nil
+}
+
 // MigrateDown reverts the most recently applied migration and returns it; nil when no
 // migration is applied.
 func (s *Store) MigrateDown(ctx context.Context) (*Migration, error) {

@@ -35,6 +35,10 @@ var ErrVersionMismatch = errors.New("store: version mismatch")
 // in time (as opposed to a request it rejected): retrying later may succeed.
 var ErrUnavailable = errors.New("store: database unavailable")
 
+// ErrSchema, always with ErrUnavailable, says the database does not have the tables this
+// binary needs (not migrated yet, or `migrate down` while serving): `migrate up` mends it.
+var ErrSchema = errors.New("store: the database schema is older than this binary needs")
+
 // ErrStorageFull, always with ErrUnavailable, says a write was refused for want of space
 // (a full disk): nothing of it was written, and writes succeed again once space is freed.
 var ErrStorageFull = errors.New("store: the database's storage is full")
@@ -72,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 	// ViewFlushInterval is how often views counted in memory are written (default 1s).
 	ViewFlushInterval time.Duration
+	// Serving makes this process known as a server of the database to the others
+	// (see ServersConnected).
+	Serving bool
 }
 
 // Store reads and writes articles.
@@ -86,6 +93,7 @@ type Store struct {
 	closeOnce sync.Once
 	lastUse   sync.Map    // token name → when its last use was last written
 	full      atomic.Bool // a write failed for want of space, and none has succeeded since
+	release   func()      // gives up what Options.Serving took
 }
 
 // withConnectTimeout bounds each new PostgreSQL connection (connect_timeout), unless the
@@ -139,7 +147,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	var dialector gorm.Dialector
 	switch loc.Dialect {
 	case Postgres:
-		dialector = postgres.Open(withConnectTimeout(loc.DSN, opts.ConnectTimeout))
+		dsn := withConnectTimeout(loc.DSN, opts.ConnectTimeout)
+		if opts.Serving {
+			dsn = withApplicationName(dsn, servingName())
+		}
+		dialector = postgres.Open(dsn)
 	case SQLite:
 		dialector = sqlite.Open(sqliteDSN(loc.DSN))
 	}
@@ -179,6 +191,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	if opts.ViewFlushInterval <= 0 {
 		opts.ViewFlushInterval = DefaultViewFlushInterval
+	}
+	if opts.Serving && loc.Dialect == SQLite {
+		release, err := holdShared(loc.DSN)
+		if err != nil {
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("open sqlite database %s: mark it served: %w", loc.DSN, err)
+		}
+		s.release = release
 	}
 	s.startFlusher(opts.ViewFlushInterval)
 	return s, nil
@@ -237,12 +257,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Ready checks that the store can serve: the database answers and, once a write was
+// Ready checks that the store can serve: the database answers, its schema has every
+// migration of this binary, and, once a write was
 // refused for want of space, that there is room again. With writes failing a balancer
 // should send requests elsewhere; and with no requests coming, nothing else would find
 // out that space was freed.
 func (s *Store) Ready(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	if err := s.checkSchema(ctx); err != nil {
 		return err
 	}
 	if !s.full.Load() {
@@ -293,6 +317,9 @@ func (s *Store) Close() error {
 		defer cancel()
 		if err := s.FlushViews(ctx); err != nil {
 			s.log.Error("views lost at close", "err", err)
+		}
+		if s.release != nil {
+			s.release()
 		}
 	})
 	return s.sqlDB.Close()

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/articlesd/articlesd/store/storetest"
 	"github.com/articlesd/articlesd/telemetry"
 )
 
@@ -24,10 +24,7 @@ const seedNameLint = `active_article_count non-histogram and non-summary metrics
 func TestExpositionPassesPromtool(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
-		if os.Getenv("ARTICLESD_REQUIRE_PROMTOOL") == "1" {
-			t.Fatal("promtool is not on PATH and ARTICLESD_REQUIRE_PROMTOOL=1")
-		}
-		t.Skip("SKIPPING: promtool not on PATH (apt-get install prometheus)")
+		storetest.Skip(t, storetest.Promtool, "promtool is not on PATH")
 	}
 	_, h := setup(t, telemetry.Config{Metrics: true, Stderr: io.Discard})
 	createArticle(t, h, []string{"sci-fi"}, nil)

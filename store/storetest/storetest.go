@@ -3,7 +3,8 @@
 //
 // PostgreSQL is found at ARTICLESD_TEST_DATABASE_URL, or else at the local server
 // (postgres://postgres@127.0.0.1:5432/postgres). Where none answers, PostgreSQL tests
-// skip with a loud message, unless ARTICLESD_REQUIRE_POSTGRES=1, which makes them fail.
+// skip with a loud message, unless ARTICLESD_REQUIRE_POSTGRES=1, which makes them fail;
+// Main reports the skips of a package in go test's default output (see skips.go).
 package storetest
 
 import (
@@ -80,7 +81,7 @@ func URL(t testing.TB, d store.Dialect) string {
 }
 
 // RequirePostgres reports whether PostgreSQL tests must run (fail rather than skip).
-func RequirePostgres() bool { return os.Getenv("ARTICLESD_REQUIRE_POSTGRES") == "1" }
+func RequirePostgres() bool { return Postgres.Required() }
 
 func adminURL() string {
 	if u := os.Getenv("ARTICLESD_TEST_DATABASE_URL"); u != "" {
@@ -97,11 +98,7 @@ func adminExec(t testing.TB, admin, sql string) {
 	defer cancel()
 	c, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL at %s is not reachable (%v): set ARTICLESD_TEST_DATABASE_URL to a server where the user may create databases", store.Redact(admin), err)
-		if RequirePostgres() {
-			t.Fatalf("%s; ARTICLESD_REQUIRE_POSTGRES=1, so this fails", msg)
-		}
-		t.Skipf("SKIPPING POSTGRESQL TEST: %s", msg)
+		Skip(t, Postgres, fmt.Sprintf("not reachable at %s (%v)", store.Redact(admin), err))
 	}
 	defer c.Close(context.Background())
 	if _, err := c.Exec(ctx, sql); err != nil {

@@ -1,0 +1,110 @@
+package cmd
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestUnknownEnvironmentWarned: an ARTICLESD_* variable that sets nothing is reported at
+// start with the name it was probably meant to be; the suite's own are not.
+func TestUnknownEnvironmentWarned(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("ARTICLESD_LOG_LEVLE", "debug")
+	t.Setenv("ARTICLESD_TEST_SOMETHING", "1")
+	t.Setenv("ARTICLESD_SHUTDOWN_TIMOUT", "3s")
+	_, stderr, err := run(t, "migrate", "status", "--database-url", "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "articlesd: warning: unknown environment variable ARTICLESD_LOG_LEVLE (ignored); did you mean ARTICLESD_LOG_LEVEL?\n" +
+		"articlesd: warning: unknown environment variable ARTICLESD_SHUTDOWN_TIMOUT (ignored); did you mean ARTICLESD_SHUTDOWN_TIMEOUT?\n"
+	if stderr != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+}
+
+// TestServeChecksAddressFirst: a listen address that cannot work is reported before
+// anything is touched: no database file, no migration, no token.
+func TestServeChecksAddressFirst(t *testing.T) {
+	clearEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	inUse := ln.Addr().String()
+	for _, addr := range []string{"127.0.0.1:80000", "127.0.0.1:-1", "127.0.0.1:nosuchservice", inUse} {
+		dir := t.TempDir()
+		db := filepath.Join(dir, "articles.db")
+		stdout, stderr, err := run(t, "serve", "--addr", addr, "--database-url", "sqlite://"+db)
+		if err == nil || !strings.Contains(err.Error(), addr) {
+			t.Errorf("serve --addr %s = %v, want an error naming the address", addr, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Errorf("serve --addr %s touched the database directory before failing: %v", addr, entries)
+		}
+		if stdout != "" || strings.Contains(stderr, "token") {
+			t.Errorf("serve --addr %s printed before failing: stdout %q, stderr %q", addr, stdout, stderr)
+		}
+	}
+}
+
+// TestUnresolvableHostSaysWhy: the reason of a failed connection is in the one line.
+func TestUnresolvableHostSaysWhy(t *testing.T) {
+	clearEnv(t)
+	_, _, err := run(t, "migrate", "status", "--database-url", "postgres://postgres@nonexistent.invalid:5432/x")
+	if err == nil || !strings.Contains(err.Error(), "nonexistent.invalid:5432/x: ") ||
+		!strings.Contains(err.Error(), "lookup nonexistent.invalid") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("error = %q, want one line with the lookup's failure", err)
+	}
+}
+
+// TestMigrateDownWhileServing: `migrate down` under a running server warns that it pulls
+// tables from under it; the server then answers 503 (not 500) and says why in its log,
+// and /readyz is 503; `migrate up` mends it all without a restart.
+func TestMigrateDownWhileServing(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, serveConfig(dbURL))
+		if status, _, body := httpDo(t, "POST", srv.url("/articles"), "application/json", `{"title":"t","content":"c","author":"a"}`); status != 201 {
+			t.Fatalf("create: %d %s", status, body)
+		}
+		_, stderr, err := run(t, "migrate", "down", "--database-url", dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(stderr, "articlesd: warning: ") || !strings.Contains(stderr, "until `articlesd migrate up`") {
+			t.Errorf("migrate down under a server warned %q", stderr)
+		}
+		status, hdr, body := httpDo(t, "GET", srv.url("/articles/1"), "", "")
+		if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+			t.Errorf("GET after migrate down: %d %s, want 503 with Retry-After", status, body)
+		}
+		waitFor(t, 5*time.Second, "the reason in the log", func() bool {
+			return strings.Contains(srv.log.String(), `msg="database schema missing: migrations not applied, or reverted while serving"`)
+		})
+		if status, _, body := httpDo(t, "GET", srv.url("/readyz"), "", ""); status != http.StatusServiceUnavailable {
+			t.Errorf("/readyz after migrate down: %d %s, want 503", status, body)
+		}
+		if _, stderr, err := run(t, "migrate", "up", "--database-url", dbURL); err != nil || stderr != "" {
+			t.Fatalf("migrate up: %v %s", err, stderr)
+		}
+		if status, _, body := httpDo(t, "GET", srv.url("/articles/1"), "", ""); status != http.StatusOK {
+			t.Errorf("GET after migrate up: %d %s, want 200", status, body)
+		}
+		if status, _, body := httpDo(t, "GET", srv.url("/readyz"), "", ""); status != http.StatusOK {
+			t.Errorf("/readyz after migrate up: %d %s, want 200", status, body)
+		}
+		if err := srv.stop(t); err != nil {
+			t.Fatal(err)
+		}
+		// With no server left, migrate down says nothing of servers.
+		if _, stderr, err := run(t, "migrate", "down", "--database-url", dbURL); err != nil || stderr != "" {
+			t.Errorf("migrate down with no server: %v %q", err, stderr)
+		}
+	})
+}
