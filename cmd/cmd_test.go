@@ -496,6 +496,30 @@ func TestSeedDemo(t *testing.T) {
 	})
 }
 
+// TestSeedDemoKnowsItsOwn: an article a user wrote under a demo article's title and
+// author is not taken for the demo article.
+func TestSeedDemoKnowsItsOwn(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dbURL string) {
+		mustRun(t, "migrate", "--database-url", dbURL)
+		st, err := store.Open(context.Background(), dbURL, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		demo := store.DemoArticles()[0]
+		if _, err := st.CreateArticle(context.Background(), store.NewArticle{Title: demo.Title, Content: "mine", Author: demo.Author, CreatedBy: "me"}); err != nil {
+			t.Fatal(err)
+		}
+		_ = st.Close()
+		if got, want := mustRun(t, "seed", "--database-url", dbURL), "added 12 demo articles (0 were already there)\n"; got != want {
+			t.Fatalf("seed printed %q, want %q", got, want)
+		}
+		if n := countArticles(t, dbURL); n != 13 {
+			t.Fatalf("after the seed there are %d articles, want 13", n)
+		}
+		checkStatus(t, mustRun(t, "migrate", "status", "--database-url", dbURL), len(migrationNames(t)))
+	})
+}
+
 var insertedLine = regexp.MustCompile(`^inserted (\d+) synthetic articles in \S+ \(\d+ articles/s\)$`)
 
 func TestSeedSynthetic(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
@@ -71,17 +70,9 @@ const lexiconMinCount = 10000
 
 func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, count, batchSize, workers int, seed uint64, days int) error {
 	until := time.Now()
-	var bar *progressbar.ProgressBar
+	var bar *progress
 	if f, ok := errOut.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		bar = progressbar.NewOptions(count,
-			progressbar.OptionSetWriter(errOut),
-			progressbar.OptionSetDescription("seeding"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("articles"),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionClearOnFinish(),
-		)
+		bar = newProgress(errOut, int64(count))
 	}
 	// On PostgreSQL the search vectors of a large synthetic set are computed here from a
 	// lexicon learned from the database (half a second), not parsed by the database.
@@ -117,7 +108,7 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 				}
 				n := done.Add(int64(len(batch)))
 				if bar != nil {
-					_ = bar.Set64(n)
+					bar.set(n)
 				}
 			}
 		})
@@ -126,7 +117,7 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 		return err
 	}
 	if bar != nil {
-		_ = bar.Finish()
+		bar.finish()
 	}
 	// Fresh statistics, so that the first queries are planned for the data just loaded.
 	if err := st.Analyze(ctx); err != nil {

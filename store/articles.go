@@ -28,7 +28,9 @@ type Article struct {
 	// Views is read from article_views (see selectArticle), never written with the row.
 	Views int64 `gorm:"column:views;->"`
 	// Version counts the changes of the article: 1 when created, one more per update.
-	Version   int64 `gorm:"column:version"`
+	Version int64 `gorm:"column:version"`
+	// CreatedBy names who created it: an API token's name, DemoCreator, or "" (unknown).
+	CreatedBy string `gorm:"column:created_by;->:false;<-:create"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -122,6 +124,8 @@ type NewArticle struct {
 	Tags    []string
 	// CreatedAt is used by seeding; zero means now.
 	CreatedAt time.Time
+	// CreatedBy names who creates it (see Article.CreatedBy).
+	CreatedBy string
 }
 
 // ArticlePatch lists the fields an update changes; nil means unchanged. A non-nil
@@ -150,13 +154,13 @@ func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, erro
 		// One statement, so one round trip and its own transaction: the article and its
 		// tags are stored together or not at all.
 		err = s.db.WithContext(ctx).Raw(`WITH a AS (
-				INSERT INTO articles (title, content, author, tags, version, created_at, updated_at)
-				VALUES (@title, @content, @author, @tags, 1, @at, @at) RETURNING id),
+				INSERT INTO articles (title, content, author, tags, version, created_at, updated_at, created_by)
+				VALUES (@title, @content, @author, @tags, 1, @at, @at, NULLIF(@by, '')) RETURNING id),
 			t AS (INSERT INTO article_tags (article_id, tag, created_at)
 				SELECT a.id, tag, @at FROM a, jsonb_array_elements_text(CAST(@tags AS jsonb)) AS tag)
 			SELECT id FROM a`,
 			sql.Named("title", a.Title), sql.Named("content", a.Content), sql.Named("author", a.Author),
-			sql.Named("tags", a.Tags), sql.Named("at", a.CreatedAt)).
+			sql.Named("tags", a.Tags), sql.Named("at", a.CreatedAt), sql.Named("by", a.CreatedBy)).
 			Scan(&a.ID).Error
 	} else {
 		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -182,7 +186,7 @@ func newRow(in NewArticle) Article {
 	if tags == nil {
 		tags = TagList{}
 	}
-	return Article{Title: in.Title, Content: in.Content, Author: in.Author, Tags: tags, Version: 1, CreatedAt: created, UpdatedAt: created}
+	return Article{Title: in.Title, Content: in.Content, Author: in.Author, Tags: tags, Version: 1, CreatedAt: created, UpdatedAt: created, CreatedBy: in.CreatedBy}
 }
 
 func insertTags(tx *gorm.DB, articles []Article) error {

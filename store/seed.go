@@ -63,18 +63,25 @@ func DemoArticles() []NewArticle {
 	return out
 }
 
-// SeedDemo stores the demo articles that are not stored yet (same title and author) and
-// returns how many it added, so running it again adds nothing.
+// DemoCreator is the creator of the demo articles: it holds a ':', which no token name
+// may, so an article a user wrote under a demo title is never taken for a demo article.
+const DemoCreator = "articlesd:demo"
+
+// SeedDemo stores the demo articles that are not stored yet and returns how many it
+// added, so running it again adds nothing. A demo article is known by its title and
+// author among the articles DemoCreator made.
 func (s *Store) SeedDemo(ctx context.Context) (int, error) {
 	added := 0
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var fresh []Article
 		for _, in := range DemoArticles() {
 			var n int64
-			if err := tx.Model(&Article{}).Where("title = ? AND author = ?", in.Title, in.Author).Count(&n).Error; err != nil {
+			err := tx.Model(&Article{}).Where("title = ? AND author = ? AND created_by = ?", in.Title, in.Author, DemoCreator).Count(&n).Error
+			if err != nil {
 				return err
 			}
 			if n == 0 {
+				in.CreatedBy = DemoCreator
 				fresh = append(fresh, newRow(in))
 			}
 		}
