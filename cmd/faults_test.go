@@ -6,6 +6,7 @@ package cmd
 // that every write the server acknowledged is stored.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -846,108 +848,312 @@ func TestCrashLosesNothing(t *testing.T) {
 // TestGracefulStopDropsNothing
 // ---------------------------------------------------------------------------
 
-// TestGracefulStopDropsNothing sends SIGTERM to articlesd under a steady load of creates
-// on keep-alive connections: every request the server took must get its complete
-// answer, the process must exit 0, and every 201 must be stored. The only acceptable
-// failures are connections refused once the server stopped accepting.
+// TestGracefulStopDropsNothing sends SIGTERM to articlesd, several times, under a load
+// that reaches each way a stop can lose an answer: keep-alive clients (told Connection:
+// close during the drain), clients that pipeline creates (a Connection: close answer
+// with more requests behind it), clients that pipeline behind a large answer and read it
+// slowly (an RST on close would throw away what was not sent yet), a new connection per
+// request (the accept queue when the listener closes), and clients that connect during
+// the drain and send their create just after it (a request http.Server.Shutdown reads
+// is thrown away). Every request written on a connection must get its complete answer,
+// except those pipelined behind a Connection: close answer, which must not have been
+// processed; every 201 must be stored; the process must exit 0. Only refused (or
+// timed-out) dials are acceptable.
 func TestGracefulStopDropsNothing(t *testing.T) {
 	bin := buildArticlesd(t)
 	forEachDialect(t, func(t *testing.T, dbURL string) {
-		began := time.Now()
-		const workers = 8
-		srv := startChild(t, bin, dbURL)
-
-		var (
-			mu       sync.Mutex
-			acks     []*faultResult
-			dropped  []*faultResult
-			bad      []*faultResult
-			refused  int
-			termAt   atomic.Pointer[time.Time]
-			deadline = time.Now().Add(15 * time.Second)
-			wg       sync.WaitGroup
-		)
-		for w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				client := faultClient(15 * time.Second) // one keep-alive pool per goroutine
-				for i := 0; time.Now().Before(deadline); i++ {
-					title, content := uniqueArticle("graceful", w, i)
-					r := faultCreate(client, srv.base(), title, content)
-					mu.Lock()
-					switch {
-					case r.acknowledged():
-						acks = append(acks, r)
-					case r.err == nil:
-						bad = append(bad, r)
-					case isDialError(r.err):
-						refused++
-					case !r.reused:
-						// A new connection reset without an answer: the kernel had
-						// completed its handshake but the server never accepted it
-						// (it closed its listener; Go's Shutdown leaves connections it
-						// accepted and has not read from alone for 5s). Never accepted,
-						// so not dropped: the same as a refused dial.
-						refused++
-					default:
-						dropped = append(dropped, r)
-					}
-					mu.Unlock()
-					if r.err != nil && termAt.Load() != nil {
-						return // the server stopped accepting: this goroutine is done
-					}
-				}
-			}()
+		const rounds = 3
+		for round := range rounds {
+			gracefulStopRound(t, bin, dbURL, round)
 		}
-		time.Sleep(time.Second)
-		now := time.Now()
-		termAt.Store(&now)
-		if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatalf("SIGTERM: %v", err)
-		}
-		exitErr := srv.waitExit(t, 20*time.Second)
-		stoppedAt := time.Now()
-		wg.Wait()
-
-		var answeredAfterTerm int
-		for _, r := range acks {
-			if r.end.After(now) {
-				answeredAfterTerm++
-			}
-		}
-		unprocessed := storedTitles(t, dbURL, dropped)
-		t.Logf("creates acknowledged: %d (%d answered after SIGTERM, the requests in flight); refused after the stop: %d; "+
-			"dropped: %d (of which stored anyway: %d); bad answers: %d; stop took %s (whole run %s)",
-			len(acks), answeredAfterTerm, refused, len(dropped), unprocessed, len(bad),
-			stoppedAt.Sub(now).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
-
-		if exitErr != nil {
-			t.Errorf("articlesd exited with %v after SIGTERM, want status 0\n%s", exitErr, srv.out)
-		}
-		if !strings.Contains(srv.out.String(), "msg=stopped") {
-			t.Errorf("articlesd did not log its stop:\n%s", srv.out)
-		}
-		for _, r := range firstNResults(dropped, 8) {
-			t.Errorf("dropped (no response on an established connection), %s after SIGTERM: %v",
-				r.start.Sub(now).Round(time.Microsecond), r)
-		}
-		for _, r := range firstNResults(bad, 8) {
-			t.Errorf("incomplete or wrong answer: %v %s", r, r.bodyErr)
-		}
-		if answeredAfterTerm == 0 {
-			t.Logf("note: no request was in flight when SIGTERM arrived")
-		}
-		found := verifyStored(t, dbURL, acks)
-		t.Logf("acknowledged creates found in the database after the stop: %d of %d", found, len(acks))
 	})
 }
 
-func firstNResults(rs []*faultResult, n int) []*faultResult {
-	if len(rs) > n {
-		return rs[:n]
+// gracefulLoad is what the clients of one round saw.
+type gracefulLoad struct {
+	mu          sync.Mutex
+	acks        []*faultResult      // creates answered 201 with the article
+	dropped     map[string][]string // by kind: a request written, no complete answer
+	bad         []string            // an answer, but not the one expected
+	notStored   []*faultResult      // pipelined behind a Connection: close answer: must not be stored
+	refused     int
+	behindClose int
+	late        int // creates sent after the drain on a connection opened during it, answered
+	exited      atomic.Bool
+}
+
+func (g *gracefulLoad) drop(kind, what string) {
+	g.add(func(g *gracefulLoad) {
+		if g.dropped == nil {
+			g.dropped = map[string][]string{}
+		}
+		g.dropped[kind] = append(g.dropped[kind], what)
+	})
+}
+
+func (g *gracefulLoad) add(f func(g *gracefulLoad)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f(g)
+}
+
+// refusedDial reports whether a request failed because no connection could be made:
+// refused, or no answer to the SYN.
+func refusedDial(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" {
+		return false
 	}
-	return rs
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, os.ErrDeadlineExceeded) || op.Timeout()
+}
+
+func gracefulStopRound(t *testing.T, bin, dbURL string, round int) {
+	began := time.Now()
+	drain := defaults["shutdown-drain"].(time.Duration)
+	srv := startChild(t, bin, dbURL)
+	g := &gracefulLoad{dropped: map[string][]string{}}
+	termed := make(chan time.Time, 1)
+	var termAt atomic.Pointer[time.Time]
+	var wg sync.WaitGroup
+	spawn := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
+	prefix := fmt.Sprintf("graceful r%d", round)
+
+	// The Go client's own keep-alive connections, and a new connection per request.
+	goClients := func(workers int, keepAlive bool, kind string) {
+		for w := range workers {
+			spawn(func() {
+				client := faultClient(15 * time.Second)
+				client.Transport.(*http.Transport).DisableKeepAlives = !keepAlive
+				for i := 0; !g.exited.Load(); i++ {
+					title, content := uniqueArticle(prefix+" "+kind, w, i)
+					r := faultCreate(client, srv.base(), title, content)
+					g.add(func(g *gracefulLoad) {
+						switch {
+						case r.acknowledged():
+							g.acks = append(g.acks, r)
+						case r.err == nil:
+							g.bad = append(g.bad, fmt.Sprintf("%s: %v %s", kind, r, r.bodyErr))
+						case refusedDial(r.err):
+							g.refused++
+						default:
+							kind := kind + ", new connection"
+							if r.reused {
+								kind = kind + ", reused connection"
+							}
+							g.dropped[kind] = append(g.dropped[kind], fmt.Sprintf("%s after SIGTERM: %v", sinceTerm(&termAt, r.start), r))
+						}
+					})
+					if r.err != nil {
+						time.Sleep(20 * time.Millisecond)
+					}
+				}
+			})
+		}
+	}
+	goClients(12, true, "keep-alive")
+	goClients(4, false, "new connection")
+
+	// Pipelining: 2 to 4 creates written back to back, then their answers read.
+	for w := range 4 {
+		spawn(func() {
+			for i := 0; !g.exited.Load(); {
+				c, err := net.DialTimeout("tcp", srv.addr, 2*time.Second)
+				if err != nil {
+					g.add(func(g *gracefulLoad) { g.refused++ })
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				br := bufio.NewReader(c)
+				for open := true; open && !g.exited.Load(); {
+					var batch []*faultResult
+					var wire []byte
+					for range 2 + i%3 {
+						title, content := uniqueArticle(prefix+" pipelined", w, i)
+						i++
+						batch = append(batch, &faultResult{method: http.MethodPost, path: "/articles", title: title, content: content, start: time.Now()})
+						wire = append(wire, rawCreate(title, content)...)
+					}
+					_, werr := c.Write(wire)
+					open = readPipelined(g, c, br, batch, werr, &termAt, "pipelined creates")
+				}
+				c.Close()
+			}
+		})
+	}
+
+	// A large answer read slowly through a small receive buffer (set before connect, so
+	// the window advertised fits it), a request behind it.
+	smallBuffer := net.Dialer{Timeout: 2 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10) })
+	}}
+	for range 2 {
+		spawn(func() {
+			for !g.exited.Load() {
+				c, err := smallBuffer.Dial("tcp", srv.addr)
+				if err != nil {
+					g.add(func(g *gracefulLoad) { g.refused++ })
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				br := bufio.NewReader(c)
+				for open := true; open && !g.exited.Load(); {
+					_, werr := io.WriteString(c, "GET /openapi.yaml HTTP/1.1\r\nHost: articlesd\r\n\r\n")
+					time.Sleep(2 * time.Millisecond)
+					if werr == nil {
+						_, werr = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: articlesd\r\n\r\n")
+					}
+					time.Sleep(30 * time.Millisecond)
+					start := time.Now()
+					batch := []*faultResult{{method: http.MethodGet, path: "/openapi.yaml", start: start}, {method: http.MethodGet, path: "/healthz", start: start}}
+					open = readPipelined(g, c, br, batch, werr, &termAt, "large answer read slowly, a request behind it")
+				}
+				c.Close()
+			}
+		})
+	}
+
+	// Connections opened during the drain whose create is sent just after it.
+	for w := range 4 {
+		spawn(func() {
+			t0 := <-termed
+			time.Sleep(time.Until(t0.Add(drain - 50*time.Millisecond)))
+			c, err := net.DialTimeout("tcp", srv.addr, 2*time.Second)
+			if err != nil {
+				g.drop("late create, dial during the drain", err.Error())
+				return
+			}
+			defer c.Close()
+			time.Sleep(time.Until(t0.Add(drain + time.Duration(20+15*w)*time.Millisecond)))
+			title, content := uniqueArticle(prefix+" late", w, 0)
+			r := &faultResult{method: http.MethodPost, path: "/articles", title: title, content: content, start: time.Now()}
+			_, werr := c.Write(rawCreate(title, content))
+			readPipelined(g, c, bufio.NewReader(c), []*faultResult{r}, werr, &termAt, "late create (connected during the drain, sent after it)")
+			if r.acknowledged() {
+				g.add(func(g *gracefulLoad) { g.late++ })
+			}
+		})
+	}
+
+	time.Sleep(1200 * time.Millisecond)
+	now := time.Now()
+	termAt.Store(&now)
+	for range 4 {
+		termed <- now
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	exitErr := srv.waitExit(t, 20*time.Second)
+	stoppedAt := time.Now()
+	g.exited.Store(true)
+	wg.Wait()
+
+	dropped := 0
+	for _, d := range g.dropped {
+		dropped += len(d)
+	}
+	t.Logf("round %d: creates acknowledged: %d (%d of 4 sent after the drain on a connection opened during it); "+
+		"refused dials: %d; unanswered behind a Connection: close answer: %d; dropped: %d; bad answers: %d; stop took %s (round %s)",
+		round, len(g.acks), g.late, g.refused, g.behindClose, dropped, len(g.bad),
+		stoppedAt.Sub(now).Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
+	if exitErr != nil {
+		t.Errorf("round %d: articlesd exited with %v after SIGTERM, want status 0\n%s", round, exitErr, srv.out)
+	}
+	if !strings.Contains(srv.out.String(), "msg=stopped") {
+		t.Errorf("round %d: articlesd did not log its stop:\n%s", round, srv.out)
+	}
+	kinds := make([]string, 0, len(g.dropped))
+	for kind := range g.dropped {
+		kinds = append(kinds, kind)
+	}
+	sort.Strings(kinds)
+	for _, kind := range kinds {
+		d := g.dropped[kind]
+		t.Errorf("round %d: %d dropped (%s), first: %s", round, len(d), kind, strings.Join(firstN(d, 3), "; "))
+	}
+	for _, b := range firstN(g.bad, 8) {
+		t.Errorf("round %d: incomplete or wrong answer: %s", round, b)
+	}
+	if n := storedTitles(t, dbURL, g.notStored); n > 0 {
+		t.Errorf("round %d: %d of the %d creates pipelined behind a Connection: close answer were stored, without an answer", round, n, len(g.notStored))
+	}
+	if found := verifyStored(t, dbURL, g.acks); found != len(g.acks) {
+		t.Errorf("round %d: %d of %d acknowledged creates found in the database", round, found, len(g.acks))
+	}
+}
+
+func sinceTerm(termAt *atomic.Pointer[time.Time], at time.Time) string {
+	if p := termAt.Load(); p != nil {
+		return at.Sub(*p).Round(time.Microsecond).String()
+	}
+	return "before SIGTERM"
+}
+
+// rawCreate is a create request as written on the wire.
+func rawCreate(title, content string) []byte {
+	body, _ := json.Marshal(map[string]any{"title": title, "content": content, "author": "Fault Tester", "tags": []string{"fault"}})
+	return fmt.Appendf(nil, "POST /articles HTTP/1.1\r\nHost: articlesd\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", testToken, len(body), body)
+}
+
+// readPipelined reads the answers to batch, written together on c (werr: how the
+// write went), records them in g, and reports whether c may be used again.
+func readPipelined(g *gracefulLoad, c net.Conn, br *bufio.Reader, batch []*faultResult, werr error, termAt *atomic.Pointer[time.Time], kind string) bool {
+	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	for i, r := range batch {
+		r.wrote.Store(werr == nil)
+		r.reused = i > 0
+		resp, err := http.ReadResponse(br, &http.Request{Method: r.method})
+		if err == nil {
+			r.body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			r.status, r.header = resp.StatusCode, resp.Header
+			if err != nil {
+				err = fmt.Errorf("truncated answer: %d bytes of its body, then %w", len(r.body), err)
+			}
+		}
+		r.end = time.Now()
+		if err != nil {
+			r.err = err
+			if werr != nil {
+				r.err = fmt.Errorf("%w (write: %v)", err, werr)
+			}
+			g.drop(kind, fmt.Sprintf("request %d of %d, %s after SIGTERM: %v", i+1, len(batch), sinceTerm(termAt, r.start), r))
+			return false
+		}
+		ok := r.status == http.StatusOK
+		if r.method == http.MethodPost {
+			var a struct{ ID, Title, Content string }
+			if r.status == http.StatusCreated && json.Unmarshal(r.body, &a) == nil && a.Title == r.title && a.Content == r.content && articleIDPattern.MatchString(a.ID) {
+				r.id, ok = a.ID, true
+			}
+		}
+		g.add(func(g *gracefulLoad) {
+			switch {
+			case !ok:
+				g.bad = append(g.bad, fmt.Sprintf("pipelined %d of %d: %v", i+1, len(batch), r))
+			case r.method == http.MethodPost:
+				g.acks = append(g.acks, r)
+			}
+		})
+		if resp.Close {
+			// The rest were not to be served: nothing more may come, and none stored.
+			rest := batch[i+1:]
+			if n, _ := br.Read(make([]byte, 1)); n > 0 {
+				g.add(func(g *gracefulLoad) { g.bad = append(g.bad, "bytes after a Connection: close answer") })
+			}
+			g.add(func(g *gracefulLoad) {
+				g.behindClose += len(rest)
+				for _, x := range rest {
+					if x.method == http.MethodPost {
+						g.notStored = append(g.notStored, x)
+					}
+				}
+			})
+			return false
+		}
+	}
+	return true
 }
 
 // ---------------------------------------------------------------------------

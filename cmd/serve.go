@@ -83,9 +83,9 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if cfg.MetricsAddr != "" && cfg.Metrics {
 		addrs, what = append(addrs, cfg.MetricsAddr), append(what, "metrics")
 	}
-	listeners := make([]net.Listener, len(addrs))
+	listeners := make([]*gracefulListener, len(addrs))
 	for i, a := range addrs {
-		ln, err := net.Listen("tcp", a)
+		ln, err := listenGraceful(a)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", a, errors.Unwrap(err))
 		}
@@ -183,6 +183,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	for i, srv := range servers {
 		ln := listeners[i]
 		addrs[i] = ln.Addr().String()
+		srv.ConnState = ln.trackState
 		go func() { served <- srv.Serve(ln) }()
 		defer srv.Close()
 	}
@@ -203,9 +204,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	case <-ctx.Done():
 	}
 	// First a short drain: /readyz says 503 (load balancers stop sending) and every
-	// response says Connection: close, so clients stop reusing their connections. Only
-	// then does Shutdown close the connections it finds idle: a client cannot have sent a
-	// request on one of them that the server would never read.
+	// response says Connection: close, so clients stop reusing their connections.
 	log.Info("shutting down: draining", "drain", cfg.ShutdownDrain, "timeout", cfg.ShutdownTimeout)
 	drain.draining.Store(true)
 	select {
@@ -215,10 +214,26 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// Then no new connection, but those the kernel had already completed are accepted
+	// and served. Shutdown throws away any request it reads, so before it each new
+	// connection gets its first request answered, and the idle ones on which nothing has
+	// arrived are ended: the only requests left unanswered are those a client sends on
+	// an idle connection as the server closes it (HTTP/1.1's keep-alive race; such a
+	// request is never read). Shutdown then waits for the answers in progress, and
+	// closing ends with the lingering closes (graceful.go).
+	for _, ln := range listeners {
+		ln.stopAccepting(stopCtx)
+	}
+	for _, ln := range listeners {
+		ln.endIdle(stopCtx)
+	}
 	for _, srv := range servers {
 		if err := srv.Shutdown(stopCtx); err != nil {
 			return fmt.Errorf("graceful shutdown: %w", err)
 		}
+	}
+	for _, ln := range listeners {
+		ln.waitLingering(stopCtx)
 	}
 	log.Info("stopped")
 	return nil
@@ -251,9 +266,50 @@ func (d *drainingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"shutting down"}`+"\n")
 			return
 		}
+	} else {
+		// Begun before the drain, it may be answered during it or after: whether the
+		// answer says Connection: close is decided when its header is written.
+		w = &drainingWriter{ResponseWriter: w, draining: &d.draining}
 	}
 	d.next.ServeHTTP(w, r)
 }
+
+// drainingWriter adds Connection: close to an answer whose header is written once the
+// drain has begun.
+type drainingWriter struct {
+	http.ResponseWriter
+	draining *atomic.Bool
+	decided  bool
+}
+
+func (w *drainingWriter) decide() {
+	if !w.decided {
+		w.decided = true
+		if w.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+	}
+}
+
+func (w *drainingWriter) WriteHeader(code int) {
+	if code >= 200 {
+		w.decide()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *drainingWriter) Write(b []byte) (int, error) {
+	w.decide()
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *drainingWriter) Flush() {
+	w.decide()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *drainingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func newHTTPServer(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
