@@ -8,8 +8,9 @@
 # reference.md, "syntax") documents.
 FROM golang:1.26.8 AS build
 WORKDIR /src
-COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod go mod download
+# No `go mod download` first: it fetches every module of the graph, the test suite's
+# tools included (157 MB of archives, 861 MB unpacked), where `go build` fetches only
+# what the binary imports (84 MB, 564 MB), into the same cache mount.
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown

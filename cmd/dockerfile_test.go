@@ -437,6 +437,13 @@ func TestDockerfileStructure(t *testing.T) {
 	if !dfStageCopiesContext(*build) {
 		t.Errorf("build stage has no COPY . . of the build context")
 	}
+	// and downloads no more than the build needs: `go mod download` fetches the whole
+	// module graph, the test suite's tools with it.
+	for _, c := range build.Commands {
+		if r, ok := c.(*instructions.RunCommand); ok && strings.Contains(strings.Join(r.CmdLine, " "), "go mod download") {
+			t.Errorf("build stage line %d runs go mod download: every module of the graph, test tools included", dfLine(r))
+		}
+	}
 
 	// --- final stage ---
 	final := p.stages[len(p.stages)-1]
