@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -51,6 +53,13 @@ type Options struct {
 	// RequestTimeout bounds the work of one API request, database included (default
 	// 10s): with the database away, requests fail fast with 503 instead of hanging.
 	RequestTimeout time.Duration
+	// StallTimeout bounds how long one write of a large article may wait for the client
+	// to read (default DefaultStallTimeout; negative: no bound but WriteTimeout), so a
+	// client that stops reading does not hold the article in memory for the whole
+	// WriteTimeout.
+	StallTimeout time.Duration
+	// WriteTimeout is the server's: no answer is written past it.
+	WriteTimeout time.Duration
 }
 
 // Authenticator decides whether a bearer token may use the protected operations.
@@ -94,6 +103,9 @@ func NewHandler(opts Options) (http.Handler, error) {
 	}
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = 10 * time.Second
+	}
+	if opts.StallTimeout == 0 {
+		opts.StallTimeout = DefaultStallTimeout
 	}
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = noop.NewTracerProvider()
@@ -140,7 +152,8 @@ func NewHandler(opts Options) (http.Handler, error) {
 	v.auth = opts.Auth
 	r.Use(deadline(opts.RequestTimeout), v.middleware)
 
-	server := &Server{store: opts.Store, created: opts.OnArticleCreated, requireIfMatch: opts.RequireIfMatch}
+	server := &Server{store: opts.Store, created: opts.OnArticleCreated, requireIfMatch: opts.RequireIfMatch,
+		answers: writing{stall: opts.StallTimeout, writeTimeout: opts.WriteTimeout}}
 	strict := NewStrictHandlerWithOptions(server, []StrictMiddlewareFunc{handlerSpan(tracer)}, StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
 			writeProblem(c, newProblem(http.StatusBadRequest, "the request body is not valid JSON for this operation"))
@@ -205,6 +218,13 @@ func internalError(log *slog.Logger) func(c *gin.Context, err error) {
 		var p Problem
 		if errors.As(err, &p) {
 			writeProblem(c, p)
+			return
+		}
+		if c.Writer.Written() && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)) {
+			// The answer was under way and the client stopped reading it (see
+			// Options.StallTimeout) or went away: the connection is closed, and one line
+			// per such client at INFO is all the log needs.
+			log.InfoContext(c, "client did not read the answer; connection dropped", "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
 			return
 		}
 		if errors.Is(err, context.Canceled) && c.Request.Context().Err() == context.Canceled {
@@ -337,6 +357,9 @@ type spanWriter struct {
 	tracer trace.Tracer
 	span   trace.Span
 }
+
+// Unwrap lets http.ResponseController reach the connection (write deadlines).
+func (w *spanWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *spanWriter) start() {
 	if w.span == nil {

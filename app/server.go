@@ -37,6 +37,7 @@ type Server struct {
 	store          ArticleStore
 	created        func(tags []string)
 	requireIfMatch bool
+	answers        writing // how answers with articles are written (answer.go)
 }
 
 // Defaults from embedded/openapi.yaml, applied when a parameter is absent.
@@ -195,7 +196,7 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 	}
 	s.created(a.Tags)
 	out := toAPI(a)
-	return CreateArticle201JSONResponse{Body: out, Headers: CreateArticle201ResponseHeaders{Location: "/articles/" + out.Id, ETag: etag(a.Version)}}, nil
+	return articleAnswer{status: http.StatusCreated, etag: etag(a.Version), location: "/articles/" + out.Id, body: out, how: s.answers}, nil
 }
 
 // blankFields reports the required text fields that are empty after trimming (see
@@ -224,7 +225,7 @@ func (s *Server) GetArticleById(ctx context.Context, req GetArticleByIdRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return GetArticleById200JSONResponse{Body: toAPI(a), Headers: GetArticleById200ResponseHeaders{ETag: etag(a.Version)}}, nil
+	return articleAnswer{status: http.StatusOK, etag: etag(a.Version), body: toAPI(a), how: s.answers}, nil
 }
 
 // UpdateArticle changes the fields present in the body (PUT /articles/{id}).
@@ -277,7 +278,7 @@ func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObje
 	case err != nil:
 		return nil, err
 	}
-	return UpdateArticle200JSONResponse{Body: toAPI(a), Headers: UpdateArticle200ResponseHeaders{ETag: etag(a.Version)}}, nil
+	return articleAnswer{status: http.StatusOK, etag: etag(a.Version), body: toAPI(a), how: s.answers}, nil
 }
 
 // checkReadOnly checks the read-only fields an update may carry back from a GET: id must
@@ -341,10 +342,9 @@ func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestOb
 	if err != nil {
 		return nil, err
 	}
-	resp := SearchArticles200JSONResponse{Body: toAPIList(found)}
+	resp := articleList{body: toAPIList(found), how: s.answers}
 	if _, ignored := store.SearchTerms(q); len(ignored) > 0 {
-		list := strings.Join(ignored, ", ")
-		resp.Headers.XSearchIgnored = &list
+		resp.ignored = strings.Join(ignored, ", ")
 	}
 	return resp, nil
 }
@@ -366,5 +366,5 @@ func (s *Server) GetPopularArticles(ctx context.Context, req GetPopularArticlesR
 	if err != nil {
 		return nil, err
 	}
-	return GetPopularArticles200JSONResponse(toAPIList(found)), nil
+	return articleList{body: toAPIList(found), how: s.answers}, nil
 }

@@ -216,6 +216,7 @@ func serveConfig(dbURL string) Config {
 		Auth:              "on",
 		BootstrapToken:    testToken,
 		RequestTimeout:    5 * time.Second,
+		WriteStallTimeout: 10 * time.Second,
 	}
 }
 

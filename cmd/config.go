@@ -30,6 +30,8 @@ type Config struct {
 	ReadHeaderTimeout time.Duration `mapstructure:"read-header-timeout"`
 	ReadTimeout       time.Duration `mapstructure:"read-timeout"`
 	WriteTimeout      time.Duration `mapstructure:"write-timeout"`
+	WriteStallTimeout time.Duration `mapstructure:"write-stall-timeout"`
+	SendBuffer        int           `mapstructure:"send-buffer"`
 	IdleTimeout       time.Duration `mapstructure:"idle-timeout"`
 	MaxBodyBytes      int64         `mapstructure:"max-body-bytes"`
 	DBMaxConns        int           `mapstructure:"db-max-conns"`
@@ -67,6 +69,8 @@ var defaults = map[string]any{
 	"read-header-timeout": 5 * time.Second,
 	"read-timeout":        30 * time.Second,
 	"write-timeout":       30 * time.Second,
+	"write-stall-timeout": 10 * time.Second,
+	"send-buffer":         256 << 10,
 	"idle-timeout":        120 * time.Second,
 	"max-body-bytes":      int64(1 << 20),
 	"db-max-conns":        8,
@@ -200,7 +204,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"shutdown-timeout": c.ShutdownTimeout, "read-header-timeout": c.ReadHeaderTimeout,
 		"read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout,
-		"request-timeout": c.RequestTimeout,
+		"request-timeout": c.RequestTimeout, "write-stall-timeout": c.WriteStallTimeout,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be a positive duration such as 30s, not %s", name, d)
@@ -211,6 +215,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		return fmt.Errorf("max-body-bytes must be at least 1024, not %d", c.MaxBodyBytes)
+	}
+	if c.SendBuffer < 0 {
+		return fmt.Errorf("send-buffer must be 0 (the kernel's own sizing) or a size in bytes, not %d", c.SendBuffer)
 	}
 	if c.DBMaxConns < 1 {
 		return fmt.Errorf("db-max-conns must be at least 1, not %d", c.DBMaxConns)

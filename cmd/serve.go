@@ -42,6 +42,8 @@ func newServeCommand(build BuildInfo) *cobra.Command {
 	f.Duration("read-header-timeout", defaults["read-header-timeout"].(time.Duration), "limit for reading request headers")
 	f.Duration("read-timeout", defaults["read-timeout"].(time.Duration), "limit for reading a whole request")
 	f.Duration("write-timeout", defaults["write-timeout"].(time.Duration), "limit for writing a response")
+	f.Duration("write-stall-timeout", defaults["write-stall-timeout"].(time.Duration), "limit for one write of a large article to a client that does not read")
+	f.Int("send-buffer", defaults["send-buffer"].(int), "socket send buffer of API connections in bytes (SO_SNDBUF); 0: the kernel's autotuning")
 	f.Duration("idle-timeout", defaults["idle-timeout"].(time.Duration), "how long a keep-alive connection may idle")
 	f.Int64("max-body-bytes", defaults["max-body-bytes"].(int64), "largest request body accepted; larger ones get 413")
 	f.Int("db-max-conns", defaults["db-max-conns"].(int), "PostgreSQL connection pool size")
@@ -146,7 +148,7 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		Store: st, Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Middleware: tel.Middleware(), TracerProvider: tel.TracerProvider,
 		RequireIfMatch: cfg.RequireIfMatch, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
-		RequestTimeout: cfg.RequestTimeout,
+		RequestTimeout: cfg.RequestTimeout, StallTimeout: cfg.WriteStallTimeout, WriteTimeout: cfg.WriteTimeout,
 	}
 	if auth != nil {
 		opts.Auth = auth
@@ -184,9 +186,13 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		ln := listeners[i]
 		addrs[i] = ln.Addr().String()
 		srv.ConnState = ln.trackState
+		if i == 0 {
+			ln.sendBuffer = cfg.SendBuffer
+		}
 		go func() { served <- srv.Serve(ln) }()
 		defer srv.Close()
 	}
+	go reclaimWhenIdle(ctx, reclaimInterval, reclaimFloor, log)
 
 	apiAddr, _ := net.ResolveTCPAddr("tcp", addrs[0])
 	log.Info("serving the Articles API", "version", build.Version, "addr", addrs[0], "database", st.Dialect(),

@@ -207,7 +207,7 @@ func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 	// The hottest query of all, written out and scanned by hand: GORM's query building
 	// and reflective scanning cost a tenth of a read's CPU.
 	var a Article
-	err := s.db.WithContext(ctx).Raw(getArticleSQL, id).Row().
+	err := s.rdb.WithContext(ctx).Raw(getArticleSQL, id).Row().
 		Scan(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Version, &a.CreatedAt, &a.UpdatedAt, &a.Views)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Article{}, ErrNotFound
@@ -379,7 +379,7 @@ type Count struct {
 // ListTitles returns the titles of the articles a filter selects, newest first, and how
 // many articles it selects in all (exactly up to MaxExactCount).
 func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, error) {
-	db := s.db.WithContext(ctx)
+	db := s.rdb.WithContext(ctx)
 	var n int64
 	matches := filtered(db.Model(&Article{}), f)
 	if f.Tag != "" && f.Author == "" {
@@ -446,7 +446,7 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 		out, err = s.popularOnDay(ctx, *f.Day, f.Limit, f.Offset)
 	default:
 		out = []Article{}
-		err = s.db.WithContext(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
+		err = s.rdb.WithContext(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
 			Select(selectArticle("a")).Order(popularOrder).Limit(f.Limit).Offset(f.Offset).Find(&out).Error
 	}
 	if err != nil {
@@ -457,7 +457,7 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 
 func (s *Store) popularOnDay(ctx context.Context, day time.Time, limit, offset int) ([]Article, error) {
 	out := []Article{}
-	q := s.db.WithContext(ctx)
+	q := s.rdb.WithContext(ctx)
 	if s.dialect == Postgres {
 		// The form of article_views_day_popular_idx, which walks one day by views.
 		q = q.Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
@@ -485,7 +485,7 @@ func (s *Store) popularOnDay(ctx context.Context, day time.Time, limit, offset i
 //
 // Either way the work is bounded by c plus what the tag matches, never by the table.
 func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, error) {
-	db := s.db.WithContext(ctx)
+	db := s.rdb.WithContext(ctx)
 	if f.Day == nil {
 		k := f.Offset + f.Limit
 		var maxID int64
@@ -598,7 +598,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 	if len(terms) == 0 || offset >= 2*SearchCandidates {
 		return out, nil
 	}
-	db := s.db.WithContext(ctx)
+	db := s.rdb.WithContext(ctx)
 	var err error
 	switch s.dialect {
 	case Postgres:
@@ -734,7 +734,7 @@ func (s *Store) searchWalks(ctx context.Context, q string) ([2]string, error) {
 // CountArticles returns how many articles are stored.
 func (s *Store) CountArticles(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&Article{}).Count(&n).Error; err != nil {
+	if err := s.rdb.WithContext(ctx).Model(&Article{}).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count articles: %w", s.classify(err))
 	}
 	return n, nil

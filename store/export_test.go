@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"slices"
 
 	"gorm.io/gorm"
@@ -27,3 +28,35 @@ func StopWords() []string {
 
 // DB exposes the GORM handle to tests that query the database directly.
 func (s *Store) DB() *gorm.DB { return s.db }
+
+// HoldConn takes a connection from the pool that writes (write) or reads and keeps it in
+// an open transaction until release: a write transaction that has changed every article
+// but not committed, or a read transaction that has read. It is how a test holds the
+// database up the way a long statement does.
+func (s *Store) HoldConn(ctx context.Context, write bool) (release func(), err error) {
+	db := s.readSQL
+	if write || db == nil {
+		db = s.sqlDB
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	stmts := []string{"BEGIN", "SELECT count(*) FROM articles"}
+	if write {
+		stmts = []string{"BEGIN IMMEDIATE", "UPDATE articles SET title = 'uncommitted'"}
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		_ = conn.Close()
+	}, nil
+}
+
+// ReadPool exposes the embedded database's read pool (nil for PostgreSQL).
+func (s *Store) ReadPool() *sql.DB { return s.readSQL }

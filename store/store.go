@@ -64,9 +64,14 @@ type Location struct {
 
 // Options tune a Store. The zero value is usable.
 type Options struct {
-	// MaxOpenConns bounds the PostgreSQL pool (default 8). The embedded database always
-	// uses one connection: SQLite has a single writer, and one connection serialises them.
+	// MaxOpenConns bounds the PostgreSQL pool (default 8). The embedded database writes
+	// through one connection (SQLite has a single writer, and one connection serialises
+	// the writes) and reads through a pool of SQLiteReaders read-only connections beside
+	// it, which WAL lets read while the writer writes.
 	MaxOpenConns int
+	// SQLiteReaders bounds the embedded database's read pool (default
+	// DefaultSQLiteReaders).
+	SQLiteReaders int
 	// ConnectTimeout bounds the first contact with the database (default 5s).
 	ConnectTimeout time.Duration
 	// TracerProvider, when set, gets a span for every SQL statement (text only, never
@@ -81,10 +86,19 @@ type Options struct {
 	Serving bool
 }
 
+// DefaultSQLiteReaders is the size of the embedded database's read pool when
+// Options.SQLiteReaders is zero: enough that a long read (a large article, a search)
+// does not hold up the short ones behind it.
+const DefaultSQLiteReaders = 4
+
 // Store reads and writes articles.
 type Store struct {
-	db      *gorm.DB
-	sqlDB   *sql.DB
+	db    *gorm.DB
+	sqlDB *sql.DB
+	// rdb is what reads go through: for SQLite a pool of read-only connections beside
+	// the single writer db (readSQL, nil for PostgreSQL); for PostgreSQL db itself.
+	rdb     *gorm.DB
+	readSQL *sql.DB
 	dialect Dialect
 	loc     Location
 	log     *slog.Logger
@@ -137,12 +151,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.MaxOpenConns <= 0 {
 		opts.MaxOpenConns = 8
 	}
-	cfg := &gorm.Config{
-		Logger:                 logger.Discard,
-		NowFunc:                now,
-		SkipDefaultTransaction: true,
-		PrepareStmt:            false,
-		TranslateError:         true,
+	if opts.SQLiteReaders <= 0 {
+		opts.SQLiteReaders = DefaultSQLiteReaders
 	}
 	var dialector gorm.Dialector
 	switch loc.Dialect {
@@ -155,22 +165,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	case SQLite:
 		dialector = sqlite.Open(sqliteDSN(loc.DSN))
 	}
-	db, err := gorm.Open(dialector, cfg)
+	db, sqlDB, err := openPool(dialector, loc, opts)
 	if err != nil {
-		return nil, connectError(loc, err)
-	}
-	if opts.TracerProvider != nil {
-		plugin := tracingPlugin{tracer: opts.TracerProvider.Tracer("github.com/articlesd/articlesd/store"), dialect: loc.Dialect}
-		if err := db.Use(plugin); err != nil {
-			return nil, fmt.Errorf("database tracing: %w", err)
-		}
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", loc.Dialect, err)
 	}
 	switch loc.Dialect {
 	case Postgres:
@@ -182,12 +182,29 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(1)
 		sqlDB.SetConnMaxLifetime(0)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
+	s := &Store{db: db, sqlDB: sqlDB, rdb: db, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
 	pingCtx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
+	// The writer first: its first connection puts a new file in WAL mode, which the
+	// readers then find.
 	if err := s.Ping(pingCtx); err != nil {
 		_ = sqlDB.Close()
 		return nil, connectError(loc, err)
+	}
+	if loc.Dialect == SQLite {
+		rdb, readSQL, err := openPool(sqlite.Open(sqliteReadDSN(loc.DSN)), loc, opts)
+		if err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+		readSQL.SetMaxOpenConns(opts.SQLiteReaders)
+		readSQL.SetMaxIdleConns(opts.SQLiteReaders)
+		readSQL.SetConnMaxLifetime(0)
+		s.rdb, s.readSQL = rdb, readSQL
+		if err := s.Ping(pingCtx); err != nil {
+			_ = s.closePools()
+			return nil, connectError(loc, err)
+		}
 	}
 	if opts.ViewFlushInterval <= 0 {
 		opts.ViewFlushInterval = DefaultViewFlushInterval
@@ -195,13 +212,39 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.Serving && loc.Dialect == SQLite {
 		release, err := holdShared(loc.DSN)
 		if err != nil {
-			_ = sqlDB.Close()
+			_ = s.closePools()
 			return nil, fmt.Errorf("open sqlite database %s: mark it served: %w", loc.DSN, err)
 		}
 		s.release = release
 	}
 	s.startFlusher(opts.ViewFlushInterval)
 	return s, nil
+}
+
+// openPool opens one connection pool through GORM, with the store's settings.
+func openPool(dialector gorm.Dialector, loc Location, opts Options) (*gorm.DB, *sql.DB, error) {
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                now,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+		TranslateError:         true,
+	})
+	if err != nil {
+		return nil, nil, connectError(loc, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s database: %w", loc.Dialect, err)
+	}
+	if opts.TracerProvider != nil {
+		plugin := tracingPlugin{tracer: opts.TracerProvider.Tracer("github.com/articlesd/articlesd/store"), dialect: loc.Dialect}
+		if err := db.Use(plugin); err != nil {
+			_ = sqlDB.Close()
+			return nil, nil, fmt.Errorf("database tracing: %w", err)
+		}
+	}
+	return db, sqlDB, nil
 }
 
 // connectError says in one line why a database could not be reached: the network
@@ -229,9 +272,27 @@ func sqliteDSN(path string) string {
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_txlock", "immediate")
-	// The path is part of a file: URI, where %, ? and # have meanings of their own.
-	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
-	return "file:" + escaped + "?" + q.Encode()
+	return sqliteFile(path) + "?" + q.Encode()
+}
+
+// sqliteReadDSN is the DSN of the read pool's connections. query_only makes them refuse
+// every write, so that a write sent there by mistake fails at once rather than contend
+// with the writer for the lock; their transactions (none is begun today) are deferred,
+// so they never ask for the write lock. In WAL mode each statement reads the snapshot of
+// the last commit: a read sees every write acknowledged before it began. The busy
+// timeout covers the moments a reader must wait all the same (the recovery of a WAL left
+// by a crash, a checkpoint that resets the WAL).
+func sqliteReadDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "query_only(1)")
+	q.Add("_txlock", "deferred")
+	return sqliteFile(path) + "?" + q.Encode()
+}
+
+// sqliteFile is the file: URI of a path, where %, ? and # have meanings of their own.
+func sqliteFile(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // now is the clock for every timestamp the store writes: UTC, at the microsecond
@@ -243,16 +304,21 @@ func now() time.Time {
 // Dialect says which database the store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers (through both pools of the embedded database).
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.sqlDB.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping: %w", err)
-	}
-	// A ping can succeed on an idle pooled connection to a server that no longer
-	// serves queries; a trivial query tells the truth.
-	var one int
-	if err := s.sqlDB.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping: %w", err)
+	for _, db := range []*sql.DB{s.sqlDB, s.readSQL} {
+		if db == nil {
+			continue
+		}
+		if err := db.PingContext(ctx); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+		// A ping can succeed on an idle pooled connection to a server that no longer
+		// serves queries; a trivial query tells the truth.
+		var one int
+		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
 	}
 	return nil
 }
@@ -322,5 +388,13 @@ func (s *Store) Close() error {
 			s.release()
 		}
 	})
-	return s.sqlDB.Close()
+	return s.closePools()
+}
+
+func (s *Store) closePools() error {
+	var rerr error
+	if s.readSQL != nil {
+		rerr = s.readSQL.Close()
+	}
+	return errors.Join(s.sqlDB.Close(), rerr)
 }

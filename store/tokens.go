@@ -69,7 +69,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 // ListTokens returns every token, by name; never their secrets.
 func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 	var out []Token
-	if err := s.db.WithContext(ctx).Order("name").Find(&out).Error; err != nil {
+	if err := s.rdb.WithContext(ctx).Order("name").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list tokens: %w", s.classify(err))
 	}
 	for i := range out {
@@ -97,7 +97,7 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 // CountTokens returns how many tokens exist.
 func (s *Store) CountTokens(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.db.WithContext(ctx).Model(&Token{}).Count(&n).Error; err != nil {
+	if err := s.rdb.WithContext(ctx).Model(&Token{}).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count tokens: %w", s.classify(err))
 	}
 	return n, nil
@@ -112,7 +112,7 @@ const lastUseInterval = time.Minute
 func (s *Store) VerifyToken(ctx context.Context, secret string) (string, bool, error) {
 	hash := HashToken(secret)
 	var t Token
-	err := s.db.WithContext(ctx).Where("hash = ?", hash).Take(&t).Error
+	err := s.rdb.WithContext(ctx).Where("hash = ?", hash).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return "", false, nil
 	}

@@ -17,8 +17,12 @@ import (
 // number of replicas may flush into the same table; a failed flush keeps its counts for
 // the next one, and Close flushes what is left.
 type viewCounter struct {
-	mu       sync.Mutex
-	pending  map[int64]int64
+	mu      sync.Mutex
+	pending map[int64]int64
+	// inflight holds the views of the running flush until their chunk commits: reads on
+	// the embedded database's read pool run beside the flush, and must find each view
+	// in one place or the other.
+	inflight map[int64]int64
 	flushing chan struct{} // holds a token while a flush runs: one flush at a time
 	stop     chan struct{}
 	done     chan struct{}
@@ -28,7 +32,7 @@ type viewCounter struct {
 const DefaultViewFlushInterval = time.Second
 
 func newViewCounter() *viewCounter {
-	return &viewCounter{pending: map[int64]int64{}, flushing: make(chan struct{}, 1)}
+	return &viewCounter{pending: map[int64]int64{}, inflight: map[int64]int64{}, flushing: make(chan struct{}, 1)}
 }
 
 // add counts one view and returns how many views of the article wait to be flushed.
@@ -43,9 +47,10 @@ func (v *viewCounter) add(id int64) int64 {
 func (v *viewCounter) waiting(id int64) int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.pending[id]
+	return v.pending[id] + v.inflight[id]
 }
 
+// take moves the pending views to inflight and returns them.
 func (v *viewCounter) take() map[int64]int64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -54,13 +59,27 @@ func (v *viewCounter) take() map[int64]int64 {
 	}
 	out := v.pending
 	v.pending = make(map[int64]int64, len(out))
+	for id, n := range out {
+		v.inflight[id] = n
+	}
 	return out
 }
 
+// saved drops from inflight the views of articles whose chunk committed.
+func (v *viewCounter) saved(ids []int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, id := range ids {
+		delete(v.inflight, id)
+	}
+}
+
+// giveBack moves views that a flush could not save back to pending.
 func (v *viewCounter) giveBack(batch map[int64]int64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for id, n := range batch {
+		delete(v.inflight, id)
 		v.pending[id] += n
 	}
 }
@@ -128,6 +147,7 @@ func (s *Store) FlushViews(ctx context.Context) error {
 			s.views.giveBack(rest)
 			return fmt.Errorf("flush views (%d of %d articles saved): %w", start, len(ids), s.classify(err))
 		}
+		s.views.saved(chunk)
 	}
 	return nil
 }

@@ -30,16 +30,26 @@ func (s *Store) WorkOf(ctx context.Context, fn func() error) (int64, error) {
 	record := func(tx *gorm.DB) {
 		ran = append(ran, statement{tx.Statement.SQL.String(), append([]any(nil), tx.Statement.Vars...)})
 	}
-	cb := s.db.Callback()
-	if err := errors.Join(
-		cb.Query().After("gorm:query").Register("test:work_query", record),
-		cb.Row().After("gorm:row").Register("test:work_row", record),
-	); err != nil {
-		return 0, err
+	// Reads go through the read pool, writes through the writer: both are watched.
+	pools := []*gorm.DB{s.db}
+	if s.rdb != s.db {
+		pools = append(pools, s.rdb)
+	}
+	for _, db := range pools {
+		cb := db.Callback()
+		if err := errors.Join(
+			cb.Query().After("gorm:query").Register("test:work_query", record),
+			cb.Row().After("gorm:row").Register("test:work_row", record),
+		); err != nil {
+			return 0, err
+		}
 	}
 	err := fn()
-	_ = cb.Query().Remove("test:work_query")
-	_ = cb.Row().Remove("test:work_row")
+	for _, db := range pools {
+		cb := db.Callback()
+		_ = cb.Query().Remove("test:work_query")
+		_ = cb.Row().Remove("test:work_row")
+	}
 	if err != nil {
 		return 0, err
 	}
