@@ -226,3 +226,47 @@ func sortedCopy(s []string) []string {
 	slices.Sort(c)
 	return c
 }
+
+// TestImageTagsConfirmed: `docker compose up` fails whole on one tag that does not exist,
+// so every pinned image (compose and the Dockerfile) names, beside it, the source that
+// confirms the release (release notes, a changelog, public files that pull that tag).
+func TestImageTagsConfirmed(t *testing.T) {
+	for _, file := range []string{"docker-compose.yml", "Dockerfile"} {
+		b, err := os.ReadFile(filepath.Join("..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(b), "\n")
+		images := 0
+		for i, line := range lines {
+			trimmed := strings.TrimSpace(line)
+			var ref string
+			switch {
+			case strings.HasPrefix(trimmed, "image:"):
+				ref = strings.Fields(strings.TrimPrefix(trimmed, "image:"))[0]
+			case strings.HasPrefix(trimmed, "FROM ") && !strings.HasPrefix(trimmed, "FROM scratch"):
+				ref = strings.Fields(trimmed)[1]
+			default:
+				continue
+			}
+			if ref == "articlesd:local" {
+				continue
+			}
+			images++
+			name, _, _ := strings.Cut(ref, ":")
+			// The source is on the image's line (compose) or in the comment just above it.
+			confirmed := strings.Contains(line, "# release confirmed: ")
+			for j := i - 1; j >= 0 && strings.HasPrefix(strings.TrimSpace(lines[j]), "#"); j-- {
+				if strings.Contains(lines[j], ref) && strings.Contains(lines[j], "release confirmed: ") {
+					confirmed = true
+				}
+			}
+			if !confirmed {
+				t.Errorf("%s:%d: image %s (%s) does not name the source that confirms its release", file, i+1, ref, name)
+			}
+		}
+		if images == 0 {
+			t.Errorf("%s: no pinned image found", file)
+		}
+	}
+}
