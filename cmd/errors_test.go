@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -8,6 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+
+	"github.com/articlesd/articlesd/store"
 )
 
 // TestUnknownEnvironmentWarned: an ARTICLESD_* variable that sets nothing is reported at
@@ -119,4 +126,44 @@ func TestMigrateDownWhileServing(t *testing.T) {
 			t.Errorf("migrate down with no server: %v %q", err, stderr)
 		}
 	})
+}
+
+// TestServeRefusesChangedMigration: a migration applied from another file than this
+// binary's stops serve before it serves, with migrations applied at start or not.
+func TestServeRefusesChangedMigration(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dbURL string) {
+		mustRun(t, "migrate", "--database-url", dbURL)
+		execSQL(t, dbURL, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 3")
+		for _, auto := range []string{"true", "false"} {
+			_, _, err := run(t, "serve", "--addr", "127.0.0.1:0", "--auto-migrate="+auto, "--database-url", dbURL)
+			if !errors.Is(err, store.ErrMigrationChanged) || !strings.Contains(err.Error(), "0003_title_search") {
+				t.Errorf("serve --auto-migrate=%s = %v, want a refusal naming 0003_title_search", auto, err)
+			}
+		}
+		if out := mustRun(t, "migrate", "status", "--database-url", dbURL); !strings.Contains(out, "0003     title_search         changed") {
+			t.Errorf("migrate status:\n%s", out)
+		}
+	})
+}
+
+// execSQL runs one statement on the database behind dbURL, outside articlesd.
+func execSQL(t *testing.T, dbURL, statement string) {
+	t.Helper()
+	loc, err := store.ParseURL(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dialector gorm.Dialector = postgres.Open(loc.DSN)
+	if loc.Dialect == store.SQLite {
+		dialector = sqlite.Open(loc.DSN)
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, _ := db.DB()
+	defer sqlDB.Close()
+	if err := db.Exec(statement).Error; err != nil {
+		t.Fatalf("%s: %v", statement, err)
+	}
 }

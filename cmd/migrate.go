@@ -99,6 +99,9 @@ func printStatus(w io.Writer, states []store.MigrationState) error {
 		status, at := "pending", "-"
 		if s.AppliedAt != nil {
 			status, at = "applied", s.AppliedAt.Format(time.RFC3339)
+			if s.Changed {
+				status = "changed" // applied from another file than this binary's
+			}
 		}
 		fmt.Fprintf(tw, "%04d\t%s\t%s\t%s\n", s.Version, s.Name, status, at)
 	}

@@ -138,6 +138,8 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		for _, m := range applied {
 			log.Info("applied migration", "version", m.Version, "name", m.Name)
 		}
+	} else if err := st.VerifyMigrations(ctx); err != nil {
+		return err
 	}
 
 	auth, err := setUpAuth(ctx, cfg, st, logOut, log)

@@ -60,3 +60,6 @@ func (s *Store) HoldConn(ctx context.Context, write bool) (release func(), err e
 
 // ReadPool exposes the embedded database's read pool (nil for PostgreSQL).
 func (s *Store) ReadPool() *sql.DB { return s.readSQL }
+
+// MigrationLockID exposes the migrations' advisory-lock key.
+const MigrationLockID = migrationLockID

@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -29,6 +32,8 @@ type Migration struct {
 type MigrationState struct {
 	Migration
 	AppliedAt *time.Time
+	// Changed says that the applied file's checksum is not this migration's.
+	Changed bool
 }
 
 // schemaMigration is the row that records an applied migration.
@@ -36,6 +41,18 @@ type schemaMigration struct {
 	Version   int       `gorm:"column:version;primaryKey"`
 	Name      string    `gorm:"column:name"`
 	AppliedAt time.Time `gorm:"column:applied_at"`
+	// Checksum is the SHA-256 of the up file that was applied (see Migration.Checksum).
+	Checksum *string `gorm:"column:checksum"`
+}
+
+// ErrMigrationChanged says that a migration the database applied is not the file of the
+// same version this binary carries: the schema may not be what the binary expects.
+var ErrMigrationChanged = errors.New("store: an applied migration differs from this binary's")
+
+// Checksum is the hex SHA-256 of a migration's up SQL, as recorded when it is applied.
+func (m Migration) Checksum() string {
+	sum := sha256.Sum256([]byte(m.Up))
+	return hex.EncodeToString(sum[:])
 }
 
 func (schemaMigration) TableName() string { return "schema_migrations" }
@@ -105,12 +122,44 @@ func (s *Store) ensureMigrationTable(ctx context.Context) error {
 	if s.dialect == SQLite {
 		ts = "DATETIME"
 	}
-	err := s.db.WithContext(ctx).Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	db := s.db.WithContext(ctx)
+	err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
-		applied_at ` + ts + ` NOT NULL)`).Error
+		applied_at ` + ts + ` NOT NULL,
+		checksum   TEXT)`).Error
 	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	// Tables made before checksums were recorded get the column.
+	if !db.Migrator().HasColumn(&schemaMigration{}, "checksum") {
+		if err := db.Exec("ALTER TABLE schema_migrations ADD COLUMN checksum TEXT").Error; err != nil {
+			return fmt.Errorf("add schema_migrations.checksum: %w", err)
+		}
+	}
+	return nil
+}
+
+// verifyApplied checks every applied migration against this binary's file of the same
+// version. A migration recorded before checksums were (checksum NULL) is taken to be
+// this binary's file, and its checksum is recorded now: trust on first use.
+func verifyApplied(tx *gorm.DB, all []Migration, have map[int]schemaMigration) error {
+	for _, m := range all {
+		r, ok := have[m.Version]
+		if !ok {
+			continue
+		}
+		sum := m.Checksum()
+		if r.Checksum == nil {
+			if err := tx.Model(&schemaMigration{}).Where("version = ?", m.Version).Update("checksum", sum).Error; err != nil {
+				return fmt.Errorf("record the checksum of migration %04d: %w", m.Version, err)
+			}
+			continue
+		}
+		if *r.Checksum != sum {
+			return fmt.Errorf("%w: %04d_%s was applied from a file with SHA-256 %.12s…, this binary's is %.12s…: "+
+				"restore the file as it was applied, or move the change to a new migration", ErrMigrationChanged, m.Version, m.Name, *r.Checksum, sum)
+		}
 	}
 	return nil
 }
@@ -134,6 +183,7 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]MigrationState, error) {
 		if r, ok := applied[m.Version]; ok {
 			at := r.AppliedAt.UTC()
 			out[i].AppliedAt = &at
+			out[i].Changed = r.Checksum != nil && *r.Checksum != m.Checksum()
 		}
 	}
 	return out, nil
@@ -170,6 +220,19 @@ func (s *Store) MigrateUp(ctx context.Context) ([]Migration, error) {
 	if err := s.ensureMigrationTable(ctx); err != nil {
 		return nil, err
 	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.lock(tx); err != nil {
+			return err
+		}
+		have, err := appliedMigrations(tx)
+		if err != nil {
+			return err
+		}
+		return verifyApplied(tx, all, have)
+	})
+	if err != nil {
+		return nil, err
+	}
 	var done []Migration
 	for _, m := range all {
 		applied := false
@@ -188,7 +251,8 @@ func (s *Store) MigrateUp(ctx context.Context) ([]Migration, error) {
 				return err
 			}
 			applied = true
-			return tx.Create(&schemaMigration{Version: m.Version, Name: m.Name, AppliedAt: now()}).Error
+			sum := m.Checksum()
+			return tx.Create(&schemaMigration{Version: m.Version, Name: m.Name, AppliedAt: now(), Checksum: &sum}).Error
 		})
 		if err != nil {
 			return done, fmt.Errorf("migration %04d_%s up: %w", m.Version, m.Name, err)
@@ -198,6 +262,22 @@ func (s *Store) MigrateUp(ctx context.Context) ([]Migration, error) {
 		}
 	}
 	return done, nil
+}
+
+// VerifyMigrations checks, without writing, that every applied migration whose checksum
+// is recorded is this binary's file (ErrMigrationChanged if not). MigrateUp checks so too.
+func (s *Store) VerifyMigrations(ctx context.Context) error {
+	states, err := s.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		if st.Changed {
+			return fmt.Errorf("%w: %04d_%s was applied from another file than this binary's: "+
+				"restore the file as it was applied, or move the change to a new migration", ErrMigrationChanged, st.Version, st.Name)
+		}
+	}
+	return nil
 }
 
 // checkSchema tells whether every migration this binary carries is applied (ErrSchema

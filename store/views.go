@@ -153,8 +153,12 @@ func (s *Store) FlushViews(ctx context.Context) error {
 }
 
 // viewFlushLock is the key of the PostgreSQL advisory lock that makes the flushes of all
-// replicas take turns.
-const viewFlushLock = 0x61727469636c6573 // "articles"
+// replicas take turns. It is not the migrations' (migrationLockID): a long migration
+// stalled every replica's flush when the two shared a key. (During a rolling upgrade
+// from a binary where they did, old and new replicas flush without taking turns: a
+// deadlock between two of their flushes is then possible, detected by PostgreSQL, and
+// the flush that loses is retried with its views.)
+const viewFlushLock = 0x766965777366_6c75 // "viewsflu"
 
 func addViews(tx *gorm.DB, d Dialect, ids []int64, counts map[int64]int64) error {
 	if d == Postgres {
