@@ -661,8 +661,8 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 // titles and found in 53,000, and Search took the path meant for rare words.
 func (s *Store) searchQuery(ctx context.Context, text string) (string, error) {
 	var stems string
-	err := s.sqlDB.QueryRowContext(ctx, `SELECT coalesce(string_agg(DISTINCT l, ' '), '')
-		FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS l`, text).Scan(&stems)
+	err := s.rdb.WithContext(ctx).Raw(`SELECT coalesce(string_agg(DISTINCT l, ' '), '')
+		FROM unnest(tsvector_to_array(to_tsvector('english', CAST(? AS text)))) AS l`, text).Row().Scan(&stems)
 	if err != nil {
 		return "", err
 	}
@@ -704,10 +704,10 @@ const bitmapRowCost = 6
 func (s *Store) searchWalks(ctx context.Context, q string) ([2]string, error) {
 	walks := [2]string{"id", "id"}
 	var plan string
-	err := s.sqlDB.QueryRowContext(ctx, `EXPLAIN (FORMAT JSON)
-		SELECT 1 FROM articles WHERE title_search @@ $1::tsquery
-		UNION ALL SELECT 1 FROM articles WHERE search @@ $1::tsquery
-		UNION ALL SELECT 1 FROM articles`, q).Scan(&plan)
+	err := s.rdb.WithContext(ctx).Raw(`EXPLAIN (FORMAT JSON)
+		SELECT 1 FROM articles WHERE title_search @@ CAST(@q AS tsquery)
+		UNION ALL SELECT 1 FROM articles WHERE search @@ CAST(@q AS tsquery)
+		UNION ALL SELECT 1 FROM articles`, sql.Named("q", q)).Row().Scan(&plan)
 	if err != nil {
 		return walks, err
 	}

@@ -207,7 +207,7 @@ func (s *Store) Analyze(ctx context.Context) error {
 	if s.dialect == Postgres {
 		stmt = "VACUUM (ANALYZE) articles, article_tags, article_views"
 	}
-	if _, err := s.sqlDB.ExecContext(ctx, stmt); err != nil {
+	if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
 		return fmt.Errorf("analyze: %w", s.classify(err))
 	}
 	return nil
