@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,65 +42,38 @@ func parseIfMatch(h string) (versions []int64, any bool, ok bool) {
 
 // precondition decides which version a conditional change must find: the one If-Match
 // names (one round trip: the store checks it in the same statement as the change), any
-// version, or none at all (412 when nothing in If-Match can match, 428 when If-Match is
-// required but missing, 400 when it is malformed).
-func (s *Server) precondition(ctx context.Context, id int64, ifMatch *string) (int64, Problem, bool) {
+// version, or none at all: 412 when nothing in If-Match can match, 428 when If-Match is
+// required but missing, 400 when it is malformed (as the Problem it returns).
+func (s *Server) precondition(ctx context.Context, id int64, rawID string, ifMatch *string) (int64, error) {
 	if ifMatch == nil {
 		if s.requireIfMatch {
 			return 0, newProblem(http.StatusPreconditionRequired,
-				"this server requires If-Match: send the article's ETag from a GET to change or delete it"), false
+				"this server requires If-Match: send the article's ETag from a GET to change or delete it")
 		}
-		return store.AnyVersion, Problem{}, true
+		return store.AnyVersion, nil
 	}
 	versions, any, ok := parseIfMatch(*ifMatch)
 	switch {
 	case !ok:
 		return 0, newProblem(http.StatusBadRequest, "the request does not match the API description",
-			FieldError{Field: "If-Match", In: fieldIn(Header), Message: `must be "*" or a list of entity tags such as "3"`}), false
+			FieldError{Field: "If-Match", In: fieldIn(Header), Message: `must be "*" or a list of entity tags such as "3"`})
 	case any:
-		return store.AnyVersion, Problem{}, true
+		return store.AnyVersion, nil
 	case len(versions) == 0:
-		return 0, versionChanged(strconv.FormatInt(id, 10)), false
+		return 0, versionChanged(rawID)
 	case len(versions) == 1:
-		return versions[0], Problem{}, true
+		return versions[0], nil
 	}
 	// Several tags: the one the article is at now, if listed; the store still checks it.
 	a, err := s.store.GetArticle(ctx, id)
 	if err != nil {
 		// Not found (or unavailable): let the change itself report it.
-		return versions[0], Problem{}, true
+		return versions[0], nil
 	}
 	for _, v := range versions {
 		if v == a.Version {
-			return v, Problem{}, true
+			return v, nil
 		}
 	}
-	return 0, versionChanged(strconv.FormatInt(id, 10)), false
-}
-
-func versionChanged(id string) Problem {
-	return newProblem(http.StatusPreconditionFailed,
-		fmt.Sprintf("article %s has changed since the version named in If-Match: GET it again and retry", strconv.Quote(id)))
-}
-
-func updatePrecondition(p Problem) UpdateArticleResponseObject {
-	switch p.Status {
-	case http.StatusPreconditionRequired:
-		return UpdateArticle428ApplicationProblemPlusJSONResponse{PreconditionRequiredApplicationProblemPlusJSONResponse(p)}
-	case http.StatusBadRequest:
-		return UpdateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(p)}
-	default:
-		return UpdateArticle412ApplicationProblemPlusJSONResponse{PreconditionFailedApplicationProblemPlusJSONResponse(p)}
-	}
-}
-
-func deletePrecondition(p Problem) DeleteArticleResponseObject {
-	switch p.Status {
-	case http.StatusPreconditionRequired:
-		return DeleteArticle428ApplicationProblemPlusJSONResponse{PreconditionRequiredApplicationProblemPlusJSONResponse(p)}
-	case http.StatusBadRequest:
-		return DeleteArticledefaultApplicationProblemPlusJSONResponse{Body: p, StatusCode: http.StatusBadRequest}
-	default:
-		return DeleteArticle412ApplicationProblemPlusJSONResponse{PreconditionFailedApplicationProblemPlusJSONResponse(p)}
-	}
+	return 0, versionChanged(rawID)
 }

@@ -23,15 +23,6 @@ func newProblem(status int, detail string, fields ...FieldError) Problem {
 	return p
 }
 
-// Error makes a Problem an error that a handler can return: the strict server's error
-// handler (internalError) writes it as it is.
-func (p Problem) Error() string {
-	if p.Detail != nil {
-		return p.Title + ": " + *p.Detail
-	}
-	return p.Title
-}
-
 // writeProblem ends the request with a problem document.
 func writeProblem(c *gin.Context, p Problem) {
 	c.Abort()

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -32,20 +31,34 @@ type ArticleStore interface {
 var _ StrictServerInterface = (*Server)(nil)
 
 // Server implements the operations of embedded/openapi.yaml. Requests reach it only
-// after they have been validated against that document.
+// after they have been validated against that document. Every failure is returned as
+// an error, which answerError turns into the client's problem document.
 type Server struct {
 	store          ArticleStore
 	created        func(tags []string)
 	requireIfMatch bool
+	limits         limits  // the document's default limits
 	answers        writing // how answers with articles are written (answer.go)
 }
 
-// Defaults from embedded/openapi.yaml, applied when a parameter is absent.
-const (
-	defaultListLimit    = 100
-	defaultSearchLimit  = 20
-	defaultPopularLimit = 10
-)
+// limits are the default page sizes of the listings, as embedded/openapi.yaml gives them.
+type limits struct{ list, search, popular int }
+
+// documentLimits reads the default of each listing's limit parameter from the document.
+func documentLimits(r *Routes) (limits, error) {
+	var l limits
+	for _, p := range []struct {
+		op   string
+		into *int
+	}{{"getArticleNames", &l.list}, {"searchArticles", &l.search}, {"getPopularArticles", &l.popular}} {
+		d, err := r.paramDefault(p.op, "limit")
+		if err != nil {
+			return l, err
+		}
+		*p.into = d
+	}
+	return l, nil
+}
 
 func orDefault(p *int, def int) int {
 	if p == nil {
@@ -61,10 +74,10 @@ func deref(p *string) string {
 	return *p
 }
 
-// requestContext unwraps the *gin.Context that the generated code passes as the
-// context: the store must get the request's own context, since database/sql watches it
-// from goroutines that can outlive the handler, while Gin recycles its Context and
-// handlerSpan swaps its Request.
+// requestContext is the one way handlers reach the request's context: the request's
+// own (c.Request.Context()), which middleware and handlerSpan extend by replacing
+// c.Request. The generated code hands handlers the *gin.Context itself, which Gin
+// recycles once the request ends, while database/sql may still watch the context.
 func requestContext(ctx context.Context) context.Context {
 	if gc, ok := ctx.(*gin.Context); ok && gc.Request != nil {
 		return gc.Request.Context()
@@ -72,18 +85,15 @@ func requestContext(ctx context.Context) context.Context {
 	return ctx
 }
 
-// parseID reads an article id: a positive decimal integer without sign or leading
+// articleID reads an article id: a positive decimal integer without sign or leading
 // zeros. Anything else names no article.
-func parseID(raw string) (int64, bool) {
-	if raw == "" || raw[0] < '1' || raw[0] > '9' {
-		return 0, false
+func articleID(raw string) (int64, error) {
+	if raw != "" && raw[0] >= '1' && raw[0] <= '9' {
+		if id, err := strconv.ParseInt(raw, 10, 64); err == nil {
+			return id, nil
+		}
 	}
-	id, err := strconv.ParseInt(raw, 10, 64)
-	return id, err == nil
-}
-
-func notFound(raw string) Problem {
-	return newProblem(404, fmt.Sprintf("article %s not found", strconv.Quote(raw)))
+	return 0, articleErr(raw, store.ErrNotFound)
 }
 
 // dayFilter reads the date parameter of a listing as a day filter (nil: any day). The
@@ -122,6 +132,18 @@ func normalizeTags(in []string) ([]string, []FieldError) {
 	return out, bad
 }
 
+// blankFields reports the required text fields that are empty after trimming (see
+// trimBlank).
+func blankFields(values map[string]string) []FieldError {
+	var out []FieldError
+	for _, name := range []string{"title", "content", "author"} {
+		if v, ok := values[name]; ok && v == "" {
+			out = append(out, FieldError{Field: name, In: fieldIn(Body), Message: "must not be blank"})
+		}
+	}
+	return out
+}
+
 func toAPI(a store.Article) Article {
 	tags := []string(a.Tags)
 	if tags == nil {
@@ -149,19 +171,18 @@ func toAPIList(as []store.Article) []Article {
 
 // GetArticleNames lists titles (GET /articles).
 func (s *Server) GetArticleNames(ctx context.Context, req GetArticleNamesRequestObject) (GetArticleNamesResponseObject, error) {
-	ctx = requestContext(ctx)
 	p := req.Params
 	f := store.ListFilter{
 		Author: deref(p.Author),
 		Tag:    deref(p.Tag),
-		Limit:  orDefault(p.Limit, defaultListLimit),
+		Limit:  orDefault(p.Limit, s.limits.list),
 		Offset: orDefault(p.Offset, 0),
 	}
 	var err error
 	if f.Day, err = dayFilter(p.Date); err != nil {
 		return nil, err
 	}
-	titles, total, err := s.store.ListTitles(ctx, f)
+	titles, total, err := s.store.ListTitles(requestContext(ctx), f)
 	if err != nil {
 		return nil, err
 	}
@@ -172,14 +193,16 @@ func (s *Server) GetArticleNames(ctx context.Context, req GetArticleNamesRequest
 	return GetArticleNames200JSONResponse{Body: titles, Headers: GetArticleNames200ResponseHeaders{XTotalCount: total.N, XTotalCountRelation: relation}}, nil
 }
 
-// CreateArticle stores a new article (POST /articles).
+// CreateArticle stores a new article (POST /articles), created by the token that
+// authenticated the request.
 func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObject) (CreateArticleResponseObject, error) {
 	ctx = requestContext(ctx)
 	b := req.Body
 	in := store.NewArticle{
-		Title:   trimBlank(b.Title),
-		Content: trimBlank(b.Content),
-		Author:  trimBlank(b.Author),
+		Title:     trimBlank(b.Title),
+		Content:   trimBlank(b.Content),
+		Author:    trimBlank(b.Author),
+		CreatedBy: principal(ctx),
 	}
 	fields := blankFields(map[string]string{"title": in.Title, "content": in.Content, "author": in.Author})
 	if b.Tags != nil {
@@ -188,7 +211,7 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 		fields = append(fields, bad...)
 	}
 	if len(fields) > 0 {
-		return CreateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the article is not valid", fields...))}, nil
+		return nil, newProblem(http.StatusBadRequest, "the article is not valid", fields...)
 	}
 	a, err := s.store.CreateArticle(ctx, in)
 	if err != nil {
@@ -199,31 +222,15 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 	return articleAnswer{status: http.StatusCreated, etag: etag(a.Version), location: "/articles/" + out.Id, body: out, how: s.answers}, nil
 }
 
-// blankFields reports the required text fields that are empty after trimming (see
-// trimBlank).
-func blankFields(values map[string]string) []FieldError {
-	var out []FieldError
-	for _, name := range []string{"title", "content", "author"} {
-		if v, ok := values[name]; ok && v == "" {
-			out = append(out, FieldError{Field: name, In: fieldIn(Body), Message: "must not be blank"})
-		}
-	}
-	return out
-}
-
 // GetArticleById returns one article and counts the view (GET /articles/{id}).
 func (s *Server) GetArticleById(ctx context.Context, req GetArticleByIdRequestObject) (GetArticleByIdResponseObject, error) {
-	ctx = requestContext(ctx)
-	id, ok := parseID(req.Id)
-	if !ok {
-		return GetArticleById404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
-	}
-	a, err := s.store.ViewArticle(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return GetArticleById404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
-	}
+	id, err := articleID(req.Id)
 	if err != nil {
 		return nil, err
+	}
+	a, err := s.store.ViewArticle(requestContext(ctx), id)
+	if err != nil {
+		return nil, articleErr(req.Id, err)
 	}
 	return articleAnswer{status: http.StatusOK, etag: etag(a.Version), body: toAPI(a), how: s.answers}, nil
 }
@@ -231,9 +238,9 @@ func (s *Server) GetArticleById(ctx context.Context, req GetArticleByIdRequestOb
 // UpdateArticle changes the fields present in the body (PUT /articles/{id}).
 func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObject) (UpdateArticleResponseObject, error) {
 	ctx = requestContext(ctx)
-	id, ok := parseID(req.Id)
-	if !ok {
-		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	id, err := articleID(req.Id)
+	if err != nil {
+		return nil, err
 	}
 	b := req.Body
 	var p store.ArticlePatch
@@ -256,27 +263,19 @@ func (s *Server) UpdateArticle(ctx context.Context, req UpdateArticleRequestObje
 		fields = append(fields, bodyError("", "must name at least one field to change"))
 	}
 	readOnly, err := s.checkReadOnly(ctx, id, req.Id, b)
-	if errors.Is(err, store.ErrNotFound) {
-		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
+	if err != nil {
+		return nil, articleErr(req.Id, err)
 	}
+	if fields = append(fields, readOnly...); len(fields) > 0 {
+		return nil, newProblem(http.StatusBadRequest, "the update is not valid", fields...)
+	}
+	expect, err := s.precondition(ctx, id, req.Id, req.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
-	if fields = append(fields, readOnly...); len(fields) > 0 {
-		return UpdateArticle400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(newProblem(400, "the update is not valid", fields...))}, nil
-	}
-	expect, pr, ok := s.precondition(ctx, id, req.Params.IfMatch)
-	if !ok {
-		return updatePrecondition(pr), nil
-	}
 	a, err := s.store.UpdateArticle(ctx, id, p, expect)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return UpdateArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
-	case errors.Is(err, store.ErrVersionMismatch):
-		return UpdateArticle412ApplicationProblemPlusJSONResponse{PreconditionFailedApplicationProblemPlusJSONResponse(versionChanged(req.Id))}, nil
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, articleErr(req.Id, err)
 	}
 	return articleAnswer{status: http.StatusOK, etag: etag(a.Version), body: toAPI(a), how: s.answers}, nil
 }
@@ -309,36 +308,29 @@ func (s *Server) checkReadOnly(ctx context.Context, id int64, rawID string, b *U
 // DeleteArticle removes an article and its tags (DELETE /articles/{id}).
 func (s *Server) DeleteArticle(ctx context.Context, req DeleteArticleRequestObject) (DeleteArticleResponseObject, error) {
 	ctx = requestContext(ctx)
-	id, ok := parseID(req.Id)
-	if !ok {
-		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
-	}
-	expect, pr, ok := s.precondition(ctx, id, req.Params.IfMatch)
-	if !ok {
-		return deletePrecondition(pr), nil
-	}
-	err := s.store.DeleteArticle(ctx, id, expect)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return DeleteArticle404ApplicationProblemPlusJSONResponse{NotFoundApplicationProblemPlusJSONResponse(notFound(req.Id))}, nil
-	case errors.Is(err, store.ErrVersionMismatch):
-		return DeleteArticle412ApplicationProblemPlusJSONResponse{PreconditionFailedApplicationProblemPlusJSONResponse(versionChanged(req.Id))}, nil
-	case err != nil:
+	id, err := articleID(req.Id)
+	if err != nil {
 		return nil, err
+	}
+	expect, err := s.precondition(ctx, id, req.Id, req.Params.IfMatch)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteArticle(ctx, id, expect); err != nil {
+		return nil, articleErr(req.Id, err)
 	}
 	return DeleteArticle200JSONResponse{Id: req.Id, Message: fmt.Sprintf("article %s deleted", req.Id)}, nil
 }
 
 // SearchArticles runs a full-text search (GET /articles/search).
 func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestObject) (SearchArticlesResponseObject, error) {
-	ctx = requestContext(ctx)
 	p := req.Params
 	q := trimBlank(p.Query)
 	if q == "" {
-		return SearchArticles400ApplicationProblemPlusJSONResponse{BadRequestApplicationProblemPlusJSONResponse(
-			newProblem(400, "the request does not match the API description", FieldError{Field: "query", In: fieldIn(Query), Message: "must not be blank"}))}, nil
+		return nil, newProblem(http.StatusBadRequest, "the request does not match the API description",
+			FieldError{Field: "query", In: fieldIn(Query), Message: "must not be blank"})
 	}
-	found, err := s.store.Search(ctx, q, orDefault(p.Limit, defaultSearchLimit), orDefault(p.Offset, 0))
+	found, err := s.store.Search(requestContext(ctx), q, orDefault(p.Limit, s.limits.search), orDefault(p.Offset, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -351,18 +343,17 @@ func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestOb
 
 // GetPopularArticles lists the most viewed articles (GET /articles/popular).
 func (s *Server) GetPopularArticles(ctx context.Context, req GetPopularArticlesRequestObject) (GetPopularArticlesResponseObject, error) {
-	ctx = requestContext(ctx)
 	p := req.Params
 	f := store.ListFilter{
 		Tag:    deref(p.Tag),
-		Limit:  orDefault(p.Limit, defaultPopularLimit),
+		Limit:  orDefault(p.Limit, s.limits.popular),
 		Offset: orDefault(p.Offset, 0),
 	}
 	var err error
 	if f.Day, err = dayFilter(p.Date); err != nil {
 		return nil, err
 	}
-	found, err := s.store.Popular(ctx, f)
+	found, err := s.store.Popular(requestContext(ctx), f)
 	if err != nil {
 		return nil, err
 	}

@@ -22,49 +22,23 @@ import (
 )
 
 // validator checks each request against the OpenAPI document before a handler sees it.
-// Gin has already matched the route, so the document's operation is looked up by the
-// route template rather than routed a second time.
+// Gin has already matched the route, so the document's operation is looked up in the
+// route table rather than routed a second time.
 type validator struct {
-	routes       map[string]*routers.Route // "METHOD /gin/:template"
+	routes       *Routes
 	maxBodyBytes int64
 	tracer       trace.Tracer
-	auth         Authenticator
 }
 
-func newValidator(doc *openapi3.T, maxBodyBytes int64, tracer trace.Tracer) *validator {
-	v := &validator{routes: map[string]*routers.Route{}, maxBodyBytes: maxBodyBytes, tracer: tracer}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			v.routes[method+" "+ginPath(path)] = &routers.Route{
-				Spec: doc, Path: path, PathItem: item, Method: method, Operation: op,
-			}
-		}
-	}
-	return v
-}
-
-// ginPath turns an OpenAPI path template (/articles/{id}) into Gin's (/articles/:id).
-func ginPath(p string) string {
-	parts := strings.Split(p, "/")
-	for i, s := range parts {
-		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-			parts[i] = ":" + s[1:len(s)-1]
-		}
-	}
-	return strings.Join(parts, "/")
+func newValidator(routes *Routes, maxBodyBytes int64, tracer trace.Tracer) *validator {
+	return &validator{routes: routes, maxBodyBytes: maxBodyBytes, tracer: tracer}
 }
 
 func (v *validator) middleware(c *gin.Context) {
-	route, ok := v.routes[c.Request.Method+" "+c.FullPath()]
-	if !ok {
+	route := v.routes.operation(c)
+	if route == nil {
 		c.Next()
 		return
-	}
-	// Authentication first: an anonymous client learns nothing about its body.
-	if v.auth != nil && route.Operation.Security != nil && len(*route.Operation.Security) > 0 {
-		if !v.authenticate(c) {
-			return
-		}
 	}
 	if p, bad := v.check(c, route); bad {
 		writeProblem(c, p)
@@ -72,32 +46,6 @@ func (v *validator) middleware(c *gin.Context) {
 	}
 	c.Next()
 }
-
-// authenticate checks the request's bearer token, answering 401 (or 503) when it fails.
-func (v *validator) authenticate(c *gin.Context) bool {
-	scheme, token, _ := strings.Cut(c.GetHeader("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="articlesd"`)
-		writeProblem(c, newProblem(http.StatusUnauthorized, "this operation needs an API token: Authorization: Bearer <token>"))
-		return false
-	}
-	name, ok, err := v.auth.Authenticate(c.Request.Context(), token)
-	if err != nil {
-		unavailable(c)
-		return false
-	}
-	if !ok {
-		c.Header("WWW-Authenticate", `Bearer realm="articlesd", error="invalid_token"`)
-		writeProblem(c, newProblem(http.StatusUnauthorized, "the API token is not valid (unknown or revoked)"))
-		return false
-	}
-	c.Set(principalKey, name)
-	return true
-}
-
-// principalKey is where the name of the authenticated token is kept in the request.
-const principalKey = "articlesd.principal"
 
 // check reads and validates a request, in a "validate request" span.
 func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) {

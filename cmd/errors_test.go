@@ -146,8 +146,28 @@ func TestServeRefusesChangedMigration(t *testing.T) {
 	})
 }
 
-// execSQL runs one statement on the database behind dbURL, outside articlesd.
-func execSQL(t *testing.T, dbURL, statement string) {
+// TestPrincipalRecorded: the name of the token that made a write is in the request's log
+// line and in the article's created_by.
+func TestPrincipalRecorded(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, serveConfig(dbURL))
+		if status, _, body := httpDo(t, "POST", srv.url("/articles"), "application/json", `{"title":"t","content":"c","author":"a"}`); status != 201 {
+			t.Fatalf("create: %d %s", status, body)
+		}
+		if got := querySQL(t, dbURL, "SELECT created_by FROM articles WHERE id = 1"); got != "bootstrap" {
+			t.Errorf("created_by = %q, want bootstrap (the bootstrap token's name)", got)
+		}
+		waitFor(t, 5*time.Second, "the log line with the principal", func() bool {
+			return strings.Contains(srv.log.String(), "status=201") && strings.Contains(srv.log.String(), "principal=bootstrap")
+		})
+		if status, _, _ := httpDo(t, "GET", srv.url("/articles/1"), "", ""); status != 200 {
+			t.Fatal(status)
+		}
+	})
+}
+
+// rawDB opens the database behind dbURL outside articlesd, closed at the end of the test.
+func rawDB(t *testing.T, dbURL string) *gorm.DB {
 	t.Helper()
 	loc, err := store.ParseURL(dbURL)
 	if err != nil {
@@ -162,8 +182,24 @@ func execSQL(t *testing.T, dbURL, statement string) {
 		t.Fatal(err)
 	}
 	sqlDB, _ := db.DB()
-	defer sqlDB.Close()
-	if err := db.Exec(statement).Error; err != nil {
+	t.Cleanup(func() { _ = sqlDB.Close() })
+	return db
+}
+
+// execSQL runs one statement on the database behind dbURL, outside articlesd.
+func execSQL(t *testing.T, dbURL, statement string) {
+	t.Helper()
+	if err := rawDB(t, dbURL).Exec(statement).Error; err != nil {
 		t.Fatalf("%s: %v", statement, err)
 	}
+}
+
+// querySQL returns the one value a query selects, as text, from the database behind dbURL.
+func querySQL(t *testing.T, dbURL, query string) string {
+	t.Helper()
+	var v string
+	if err := rawDB(t, dbURL).Raw(query).Scan(&v).Error; err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return v
 }

@@ -11,12 +11,12 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/articlesd/articlesd/app"
+	"github.com/articlesd/articlesd/cmd/graceful"
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/telemetry"
 )
@@ -85,9 +85,13 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if cfg.MetricsAddr != "" && cfg.Metrics {
 		addrs, what = append(addrs, cfg.MetricsAddr), append(what, "metrics")
 	}
-	listeners := make([]*gracefulListener, len(addrs))
+	listeners := make([]*graceful.Listener, len(addrs))
 	for i, a := range addrs {
-		ln, err := listenGraceful(a)
+		sendBuffer := 0
+		if i == 0 {
+			sendBuffer = cfg.SendBuffer // the API's connections
+		}
+		ln, err := graceful.Listen(a, sendBuffer)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", a, errors.Unwrap(err))
 		}
@@ -146,9 +150,13 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if err != nil {
 		return err
 	}
+	routes, err := app.NewRoutes()
+	if err != nil {
+		return err
+	}
 	opts := app.Options{
 		Store: st, Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
-		Middleware: tel.Middleware(), TracerProvider: tel.TracerProvider,
+		Routes: routes, Middleware: tel.Middleware(routes), TracerProvider: tel.TracerProvider,
 		RequireIfMatch: cfg.RequireIfMatch, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		RequestTimeout: cfg.RequestTimeout, StallTimeout: cfg.WriteStallTimeout, WriteTimeout: cfg.WriteTimeout,
 	}
@@ -164,8 +172,9 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if err != nil {
 		return err
 	}
-	drain := &drainingHandler{next: handler}
-	servers := []*http.Server{newHTTPServer(ctx, cfg, drain, log)}
+	var group graceful.Group
+	group.Add(newHTTPServer(ctx, cfg, handler, log), listeners[0])
+	next := 1
 	if cfg.PprofAddr != "" {
 		// Profiling on its own address only (never the API port): it shows internals.
 		mux := http.NewServeMux()
@@ -176,24 +185,19 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		pprofSrv := newHTTPServer(ctx, cfg, mux, log)
 		pprofSrv.WriteTimeout = 0 // a CPU profile streams for as long as it was asked to
-		servers = append(servers, pprofSrv)
+		group.Add(pprofSrv, listeners[next])
+		next++
 	}
 	if cfg.MetricsAddr != "" && cfg.Metrics {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", tel.MetricsHandler())
-		servers = append(servers, newHTTPServer(ctx, cfg, mux, log))
+		group.Add(newHTTPServer(ctx, cfg, mux, log), listeners[next])
 	}
-	served := make(chan error, len(servers))
-	for i, srv := range servers {
-		ln := listeners[i]
+	for i, ln := range listeners {
 		addrs[i] = ln.Addr().String()
-		srv.ConnState = ln.trackState
-		if i == 0 {
-			ln.sendBuffer = cfg.SendBuffer
-		}
-		go func() { served <- srv.Serve(ln) }()
-		defer srv.Close()
 	}
+	served := group.Serve()
+	defer group.Close()
 	go reclaimWhenIdle(ctx, reclaimInterval, reclaimFloor, log)
 
 	apiAddr, _ := net.ResolveTCPAddr("tcp", addrs[0])
@@ -211,10 +215,11 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// First a short drain: /readyz says 503 (load balancers stop sending) and every
-	// response says Connection: close, so clients stop reusing their connections.
+	// First a short drain (/readyz says 503, so balancers stop sending, and every answer
+	// says Connection: close, so clients stop reusing their connections), then the stop
+	// of every server (graceful.Group.Shutdown).
 	log.Info("shutting down: draining", "drain", cfg.ShutdownDrain, "timeout", cfg.ShutdownTimeout)
-	drain.draining.Store(true)
+	handler.Drain()
 	select {
 	case <-time.After(cfg.ShutdownDrain):
 	case err := <-served:
@@ -222,26 +227,8 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	// Then no new connection, but those the kernel had already completed are accepted
-	// and served. Shutdown throws away any request it reads, so before it each new
-	// connection gets its first request answered, and the idle ones on which nothing has
-	// arrived are ended: the only requests left unanswered are those a client sends on
-	// an idle connection as the server closes it (HTTP/1.1's keep-alive race; such a
-	// request is never read). Shutdown then waits for the answers in progress, and
-	// closing ends with the lingering closes (graceful.go).
-	for _, ln := range listeners {
-		ln.stopAccepting(stopCtx)
-	}
-	for _, ln := range listeners {
-		ln.endIdle(stopCtx)
-	}
-	for _, srv := range servers {
-		if err := srv.Shutdown(stopCtx); err != nil {
-			return fmt.Errorf("graceful shutdown: %w", err)
-		}
-	}
-	for _, ln := range listeners {
-		ln.waitLingering(stopCtx)
+	if err := group.Shutdown(stopCtx); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
@@ -258,66 +245,6 @@ func redactedCmdline(w http.ResponseWriter, _ *http.Request) {
 // articleCountMaxAge is how long a count of the articles serves /metrics: however often
 // it is scraped, the database counts the table at most once per interval.
 const articleCountMaxAge = 2 * time.Second
-
-// drainingHandler marks the server as going away once draining is set.
-type drainingHandler struct {
-	next     http.Handler
-	draining atomic.Bool
-}
-
-func (d *drainingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if d.draining.Load() {
-		w.Header().Set("Connection", "close")
-		if r.URL.Path == "/readyz" {
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"shutting down"}`+"\n")
-			return
-		}
-	} else {
-		// Begun before the drain, it may be answered during it or after: whether the
-		// answer says Connection: close is decided when its header is written.
-		w = &drainingWriter{ResponseWriter: w, draining: &d.draining}
-	}
-	d.next.ServeHTTP(w, r)
-}
-
-// drainingWriter adds Connection: close to an answer whose header is written once the
-// drain has begun.
-type drainingWriter struct {
-	http.ResponseWriter
-	draining *atomic.Bool
-	decided  bool
-}
-
-func (w *drainingWriter) decide() {
-	if !w.decided {
-		w.decided = true
-		if w.draining.Load() {
-			w.Header().Set("Connection", "close")
-		}
-	}
-}
-
-func (w *drainingWriter) WriteHeader(code int) {
-	if code >= 200 {
-		w.decide()
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *drainingWriter) Write(b []byte) (int, error) {
-	w.decide()
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *drainingWriter) Flush() {
-	w.decide()
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *drainingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func newHTTPServer(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{

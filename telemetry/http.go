@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -23,57 +22,45 @@ import (
 // of random URLs adds no series.
 const Unmatched = "unmatched"
 
-// RouteTemplate turns Gin's route (/articles/:id) into the OpenAPI template
-// (/articles/{id}) used for metric labels, span names and log lines.
-func RouteTemplate(ginRoute string) string {
-	if ginRoute == "" {
-		return Unmatched
-	}
-	if t, ok := templates.Load(ginRoute); ok {
-		return t.(string)
-	}
-	parts := strings.Split(ginRoute, "/")
-	for i, s := range parts {
-		if strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") {
-			parts[i] = "{" + s[1:] + "}"
-		}
-	}
-	t := strings.Join(parts, "/")
-	// Gin's routes are a fixed set, so the cache cannot grow with traffic.
-	templates.Store(ginRoute, t)
-	return t
+// Routes is what telemetry learns of requests from the application, which owns its
+// routes: the template a matched route is known by (for metric labels, span names and
+// log lines), whether it is quiet (probes and static files: not traced, logged at DEBUG
+// only), and, once served, who made the request.
+type Routes interface {
+	// Template returns the template of the route Gin matched (c.FullPath()); ok is false
+	// for one the application does not know.
+	Template(fullPath string) (template string, quiet, ok bool)
+	// Principal returns who made the request ("" for an anonymous one).
+	Principal(c *gin.Context) string
 }
 
-var templates sync.Map // Gin route → OpenAPI template
-
-// quiet routes are probes and static files: not traced, logged at DEBUG only.
-func quiet(route string) bool {
-	switch {
-	case route == "/metrics", route == "/healthz", route == "/readyz", strings.HasPrefix(route, "/ui"),
-		strings.HasPrefix(route, "/openapi."), route == "/":
-		return true
+// routeOf returns the template and quietness of a request's route, Unmatched for none.
+func routeOf(routes Routes, c *gin.Context) (string, bool) {
+	if t, quiet, ok := routes.Template(c.FullPath()); ok {
+		return t, quiet
 	}
-	return false
+	return Unmatched, false
 }
 
 // Middleware returns the Gin middleware that makes each request observable: the server
 // span (continuing an incoming traceparent) when tracing is on, then metrics and the log
 // line. Responses carry X-Trace-Id and X-Request-Id.
-func (t *Telemetry) Middleware() []gin.HandlerFunc {
+func (t *Telemetry) Middleware(routes Routes) []gin.HandlerFunc {
+	observe := func(c *gin.Context) { t.observe(c, routes) }
 	if !t.tracing {
-		return []gin.HandlerFunc{t.observe}
+		return []gin.HandlerFunc{observe}
 	}
 	tracer := t.TracerProvider.Tracer("github.com/articlesd/articlesd/telemetry")
-	return []gin.HandlerFunc{t.serverSpan(tracer), t.observe}
+	return []gin.HandlerFunc{t.serverSpan(tracer, routes), observe}
 }
 
 // serverSpan starts the server span of a request, named by method and route template,
 // with the HTTP semantic-convention attributes; 5xx responses mark it as an error (4xx
 // do not, for a server span). Probes and static files are not traced.
-func (t *Telemetry) serverSpan(tracer trace.Tracer) gin.HandlerFunc {
+func (t *Telemetry) serverSpan(tracer trace.Tracer, routes Routes) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		route := RouteTemplate(c.FullPath())
-		if quiet(route) {
+		route, quiet := routeOf(routes, c)
+		if quiet {
 			c.Next()
 			return
 		}
@@ -129,11 +116,11 @@ func (t *Telemetry) serverSpan(tracer trace.Tracer) gin.HandlerFunc {
 	}
 }
 
-func (t *Telemetry) observe(c *gin.Context) {
+func (t *Telemetry) observe(c *gin.Context, routes Routes) {
 	start := time.Now()
 	reqID := requestID(c.GetHeader("X-Request-Id"))
 	c.Header("X-Request-Id", reqID)
-	route := RouteTemplate(c.FullPath())
+	route, quiet := routeOf(routes, c)
 	sc := trace.SpanContextFromContext(c.Request.Context())
 	if sc.IsValid() {
 		c.Header("X-Trace-Id", sc.TraceID().String())
@@ -156,14 +143,14 @@ func (t *Telemetry) observe(c *gin.Context) {
 		level = slog.LevelError
 	case status >= 400:
 		level = slog.LevelWarn
-	case quiet(route):
+	case quiet:
 		level = slog.LevelDebug
 	}
 	ctx := c.Request.Context()
 	if !t.Logger.Enabled(ctx, level) {
 		return
 	}
-	var buf [10]slog.Attr
+	var buf [11]slog.Attr
 	attrs := buf[:0]
 	method := MethodLabel(c.Request.Method)
 	attrs = append(attrs, slog.String("method", method))
@@ -179,6 +166,9 @@ func (t *Telemetry) observe(c *gin.Context) {
 		slog.String("client_ip", c.ClientIP()),
 		slog.String("request_id", reqID),
 	)
+	if who := routes.Principal(c); who != "" {
+		attrs = append(attrs, slog.String("principal", who))
+	}
 	t.Logger.LogAttrs(ctx, level, "request", attrs...)
 }
 

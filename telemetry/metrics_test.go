@@ -100,7 +100,7 @@ func TestMetricsWhenCountFails(t *testing.T) {
 			}
 			st := storetest.Open(t, d)
 			tel.Metrics.WatchArticleCount(st.CountArticles, 0)
-			h, err := app.NewHandler(app.Options{Store: st, Middleware: tel.Middleware(), OnArticleCreated: tel.Metrics.ArticleCreated, Metrics: tel.MetricsHandler()})
+			h, err := app.NewHandler(app.Options{Store: st, Middleware: tel.Middleware(testRoutes(t)), OnArticleCreated: tel.Metrics.ArticleCreated, Metrics: tel.MetricsHandler()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,8 +1,12 @@
-package cmd
+// Package graceful stops HTTP servers without losing an answer: it gives them listeners
+// whose connections close the way RFC 9112 §9.6 asks, and stops them in an order that
+// leaves no accepted request unanswered (see Group.Shutdown).
+package graceful
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -11,7 +15,7 @@ import (
 	"time"
 )
 
-// How a graceful stop ends connections without losing an answer (see runServe):
+// How a graceful stop ends connections without losing an answer:
 //
 //   - Every connection is closed the way RFC 9112 §9.6 asks: FIN after the last response,
 //     then what the client still sends is read and thrown away until it closes its side
@@ -34,8 +38,9 @@ const (
 	firstRequestFor = time.Second            // how long a new connection may take to send its request
 )
 
-// gracefulListener hands out lingerConns and tracks them (through http.Server.ConnState).
-type gracefulListener struct {
+// Listener hands out connections closed with a lingering close, and tracks them (through
+// http.Server.ConnState, which Group sets).
+type Listener struct {
 	*net.TCPListener
 	// sendBuffer, when above 0, is the SO_SNDBUF of each connection accepted. The kernel
 	// grows a connection's buffer up to net.ipv4.tcp_wmem's maximum (4 MiB): a client
@@ -54,7 +59,9 @@ type gracefulListener struct {
 	conns map[*lingerConn]struct{}
 }
 
-func listenGraceful(addr string) (*gracefulListener, error) {
+// Listen listens on a TCP address. sendBuffer, when above 0, is the SO_SNDBUF of each
+// connection accepted (see Listener.sendBuffer).
+func Listen(addr string, sendBuffer int) (*Listener, error) {
 	// Plain TCP, not Go's default Multipath TCP: an MPTCP socket takes no socket filter
 	// (see dropNewConnections), and clients speak plain TCP anyway.
 	var lc net.ListenConfig
@@ -63,10 +70,10 @@ func listenGraceful(addr string) (*gracefulListener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gracefulListener{TCPListener: ln.(*net.TCPListener), closed: make(chan struct{}), conns: map[*lingerConn]struct{}{}}, nil
+	return &Listener{TCPListener: ln.(*net.TCPListener), sendBuffer: sendBuffer, closed: make(chan struct{}), conns: map[*lingerConn]struct{}{}}, nil
 }
 
-func (l *gracefulListener) Accept() (net.Conn, error) {
+func (l *Listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.TCPListener.AcceptTCP()
 		if err == nil {
@@ -100,7 +107,7 @@ func (l *gracefulListener) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *gracefulListener) closeSocket() {
+func (l *Listener) closeSocket() {
 	l.closeOnce.Do(func() {
 		_ = l.TCPListener.Close()
 		close(l.closed)
@@ -108,7 +115,7 @@ func (l *gracefulListener) closeSocket() {
 }
 
 // Close is what http.Server.Shutdown and Close call.
-func (l *gracefulListener) Close() error {
+func (l *Listener) Close() error {
 	l.closeSocket()
 	return nil
 }
@@ -116,7 +123,7 @@ func (l *gracefulListener) Close() error {
 // stopAccepting makes the kernel take no new connection, accepts (for the server to
 // serve) those it had already completed, then closes the socket. It returns once the
 // socket is closed, or ctx ends.
-func (l *gracefulListener) stopAccepting(ctx context.Context) {
+func (l *Listener) stopAccepting(ctx context.Context) {
 	dropNewConnections(l.TCPListener) // best effort; Linux only
 	l.stopBy = time.Now().Add(acceptDrainMax)
 	l.stopping.Store(true)
@@ -129,7 +136,7 @@ func (l *gracefulListener) stopAccepting(ctx context.Context) {
 }
 
 // trackState is the http.Server's ConnState hook.
-func (l *gracefulListener) trackState(nc net.Conn, s http.ConnState) {
+func (l *Listener) trackState(nc net.Conn, s http.ConnState) {
 	c, ok := nc.(*lingerConn)
 	if !ok {
 		return
@@ -151,7 +158,7 @@ func (l *gracefulListener) trackState(nc net.Conn, s http.ConnState) {
 // first request, and ends each idle connection on which nothing has arrived; a
 // connection whose request has arrived is left to be answered. It returns when only
 // connections with a request being answered remain.
-func (l *gracefulListener) endIdle(ctx context.Context) {
+func (l *Listener) endIdle(ctx context.Context) {
 	giveUp := time.Now().Add(firstRequestFor)
 	for {
 		waiting := 0
@@ -175,7 +182,7 @@ func (l *gracefulListener) endIdle(ctx context.Context) {
 }
 
 // waitLingering waits for the lingering closes to end.
-func (l *gracefulListener) waitLingering(ctx context.Context) {
+func (l *Listener) waitLingering(ctx context.Context) {
 	done := make(chan struct{})
 	go func() { l.lingering.Wait(); close(done) }()
 	select {
@@ -187,7 +194,7 @@ func (l *gracefulListener) waitLingering(ctx context.Context) {
 // lingerConn is a server connection closed with a lingering close.
 type lingerConn struct {
 	*net.TCPConn
-	l         *gracefulListener
+	l         *Listener
 	closeOnce sync.Once
 
 	mu            sync.Mutex
@@ -275,4 +282,60 @@ func (c *lingerConn) Close() error {
 		}()
 	})
 	return nil
+}
+
+// Group is servers each on its listener, started and stopped together.
+type Group struct {
+	servers   []*http.Server
+	listeners []*Listener
+}
+
+// Add puts a server and its listener in the group.
+func (g *Group) Add(srv *http.Server, ln *Listener) {
+	srv.ConnState = ln.trackState
+	g.servers = append(g.servers, srv)
+	g.listeners = append(g.listeners, ln)
+}
+
+// Serve serves every server of the group in the background; the channel gets the error
+// of the first that stops on its own.
+func (g *Group) Serve() <-chan error {
+	served := make(chan error, len(g.servers))
+	for i, srv := range g.servers {
+		ln := g.listeners[i]
+		go func() { served <- srv.Serve(ln) }()
+	}
+	return served
+}
+
+// Shutdown stops the group without losing an answer, within ctx: no new connection, but
+// those the kernel had already completed are accepted and served; as http.Server.Shutdown
+// throws away any request it reads, each new connection first gets its first request
+// answered, and the idle ones on which nothing has arrived are ended (the only requests
+// left unanswered are those a client sends on an idle connection as the server ends it:
+// HTTP/1.1's keep-alive race; such a request is never read). Shutdown then waits for
+// the answers in progress, and the stop ends with the lingering closes.
+func (g *Group) Shutdown(ctx context.Context) error {
+	for _, ln := range g.listeners {
+		ln.stopAccepting(ctx)
+	}
+	for _, ln := range g.listeners {
+		ln.endIdle(ctx)
+	}
+	for _, srv := range g.servers {
+		if err := srv.Shutdown(ctx); err != nil {
+			return fmt.Errorf("graceful shutdown: %w", err)
+		}
+	}
+	for _, ln := range g.listeners {
+		ln.waitLingering(ctx)
+	}
+	return nil
+}
+
+// Close closes every server at once.
+func (g *Group) Close() {
+	for _, srv := range g.servers {
+		_ = srv.Close()
+	}
 }
