@@ -33,7 +33,9 @@ type articleError struct {
 	err error
 }
 
-func (e articleError) Error() string { return fmt.Sprintf("article %s: %v", strconv.Quote(e.id), e.err) }
+func (e articleError) Error() string {
+	return fmt.Sprintf("article %s: %v", strconv.Quote(e.id), e.err)
+}
 func (e articleError) Unwrap() error { return e.err }
 
 // articleErr says that err happened to the article the client called id (nil stays nil).

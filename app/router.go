@@ -267,4 +267,3 @@ func recoverProblem(log *slog.Logger) gin.HandlerFunc {
 		c.Next()
 	}
 }
-
