@@ -3,8 +3,6 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -13,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
-
-	"github.com/articlesd/articlesd/store"
 )
 
 // Config is every setting of articlesd. Each key is a flag name, an ARTICLESD_*
@@ -56,49 +52,6 @@ type Config struct {
 	RequestTimeout time.Duration `mapstructure:"request-timeout"`
 }
 
-// defaults holds every key's default, so that each key is known to viper (and so
-// read from the environment) whether or not the running command has it as a flag.
-var defaults = map[string]any{
-	"config":              "",
-	"addr":                ":8080",
-	"database-url":        "",
-	"log-level":           "info",
-	"auto-migrate":        true,
-	"shutdown-timeout":    15 * time.Second,
-	"shutdown-drain":      time.Second,
-	"read-header-timeout": 5 * time.Second,
-	"read-timeout":        30 * time.Second,
-	"write-timeout":       30 * time.Second,
-	"write-stall-timeout": 10 * time.Second,
-	"send-buffer":         256 << 10,
-	"idle-timeout":        120 * time.Second,
-	"max-body-bytes":      int64(1 << 20),
-	"db-max-conns":        8,
-	"metrics":             true,
-	"metrics-addr":        "",
-	"pprof-addr":          "",
-	"otlp-endpoint":       "",
-	"otlp-insecure":       true,
-	"trace-sample-ratio":  1.0,
-	"service-name":        "articles-api",
-	"log-file":            "",
-	"log-file-max-mb":     100,
-	"log-flush":           100 * time.Millisecond,
-	"auth":                "on",
-	"bootstrap-token":     "",
-	"require-if-match":    false,
-	"rate-limit":          0.0,
-	"rate-burst":          0,
-	"request-timeout":     5 * time.Second,
-}
-
-// standardEnv lists the OpenTelemetry variables read besides ARTICLESD_*; the
-// ARTICLESD_ one wins when both are set.
-var standardEnv = map[string]string{
-	"otlp-endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
-	"service-name":  "OTEL_SERVICE_NAME",
-}
-
 // envPrefix prefixes every environment variable articlesd reads.
 const envPrefix = "ARTICLESD"
 
@@ -112,9 +65,11 @@ func loadConfig(cmd *cobra.Command) (Config, error) {
 	v.SetEnvPrefix(envPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
-	for key, std := range standardEnv {
-		if err := v.BindEnv(key, envVariable(key), std); err != nil {
-			return Config{}, err
+	for _, st := range settings {
+		if st.env != "" {
+			if err := v.BindEnv(st.key, envVariable(st.key), st.env); err != nil {
+				return Config{}, err
+			}
 		}
 	}
 	var bindErr error
@@ -190,127 +145,6 @@ func firstLine(s string) string {
 	return s
 }
 
-// Validate reports the first setting that cannot work, in one line.
-func (c Config) Validate() error {
-	if _, err := parseLevel(c.LogLevel); err != nil {
-		return err
-	}
-	if _, err := store.ParseURL(c.DatabaseURL); err != nil {
-		return err
-	}
-	if err := checkAddr("addr", c.Addr); err != nil {
-		return err
-	}
-	for name, d := range map[string]time.Duration{
-		"shutdown-timeout": c.ShutdownTimeout, "read-header-timeout": c.ReadHeaderTimeout,
-		"read-timeout": c.ReadTimeout, "write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout,
-		"request-timeout": c.RequestTimeout, "write-stall-timeout": c.WriteStallTimeout,
-	} {
-		if d <= 0 {
-			return fmt.Errorf("%s must be a positive duration such as 30s, not %s", name, d)
-		}
-	}
-	if c.ShutdownDrain < 0 || c.ShutdownDrain >= c.ShutdownTimeout {
-		return fmt.Errorf("shutdown-drain must be at least 0 and shorter than shutdown-timeout (%s), not %s", c.ShutdownTimeout, c.ShutdownDrain)
-	}
-	if c.MaxBodyBytes < 1024 {
-		return fmt.Errorf("max-body-bytes must be at least 1024, not %d", c.MaxBodyBytes)
-	}
-	if c.SendBuffer < 0 {
-		return fmt.Errorf("send-buffer must be 0 (the kernel's own sizing) or a size in bytes, not %d", c.SendBuffer)
-	}
-	if c.DBMaxConns < 1 {
-		return fmt.Errorf("db-max-conns must be at least 1, not %d", c.DBMaxConns)
-	}
-	if c.TraceSampleRatio < 0 || c.TraceSampleRatio > 1 {
-		return fmt.Errorf("trace-sample-ratio must be between 0 and 1, not %v", c.TraceSampleRatio)
-	}
-	for name, a := range map[string]string{"metrics-addr": c.MetricsAddr, "pprof-addr": c.PprofAddr} {
-		if a == "" {
-			continue
-		}
-		if err := checkAddr(name, a); err != nil {
-			return err
-		}
-	}
-	if c.Auth != "on" && c.Auth != "off" {
-		return fmt.Errorf("auth %q: want on or off", c.Auth)
-	}
-	if c.BootstrapToken != "" && len(c.BootstrapToken) < 16 {
-		return errors.New("bootstrap-token must be at least 16 characters long")
-	}
-	if c.RateLimit < 0 || c.RateBurst < 0 {
-		return fmt.Errorf("rate-limit and rate-burst must not be negative")
-	}
-	if c.LogFlush < 0 || c.LogFlush > time.Minute {
-		return fmt.Errorf("log-flush must be between 0 and 1m, not %s", c.LogFlush)
-	}
-	if c.LogFile != "" && c.LogFileMaxMB < 1 {
-		return fmt.Errorf("log-file-max-mb must be at least 1, not %d", c.LogFileMaxMB)
-	}
-	return nil
-}
-
-// checkAddr tells whether a listen address can be listened on as far as its form goes:
-// host:port or :port, the port a number from 0 to 65535 or a service name.
-func checkAddr(name, a string) error {
-	_, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return fmt.Errorf("%s %q: want host:port or :port", name, a)
-	}
-	if _, err := net.LookupPort("tcp", port); err != nil {
-		return fmt.Errorf("%s %q: port %q is not a number from 0 to 65535 nor a known service", name, a, port)
-	}
-	return nil
-}
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil || !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(s)) {
-		return 0, fmt.Errorf("log-level %q: want debug, info, warn or error", s)
-	}
-	return l, nil
-}
-
-// secretFlags are the settings whose values are, or may hold, secrets.
-var secretFlags = map[string]bool{"database-url": true, "bootstrap-token": true}
-
-// redactArgs returns a command line with the values of secret flags masked (database
-// settings through store.Redact, tokens whole), in both --flag value and --flag=value.
-func redactArgs(args []string) []string {
-	out := make([]string, len(args))
-	mask := func(flag, value string) string {
-		if flag == "database-url" {
-			return store.Redact(value)
-		}
-		return "xxxxx"
-	}
-	for i := 0; i < len(args); i++ {
-		out[i] = args[i]
-		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if !strings.HasPrefix(args[i], "--") || !secretFlags[name] {
-			continue
-		}
-		if hasValue {
-			out[i] = "--" + name + "=" + mask(name, value)
-		} else if i+1 < len(args) {
-			out[i+1] = mask(name, args[i+1])
-			i++
-		}
-	}
-	return out
-}
-
-// String prints the configuration with the database password masked.
-func (c Config) String() string {
-	type plain Config // without this String method, so that %+v does not recurse
-	c.DatabaseURL = store.Redact(c.DatabaseURL)
-	if c.BootstrapToken != "" {
-		c.BootstrapToken = "xxxxx"
-	}
-	return fmt.Sprintf("%+v", plain(c))
-}
-
 // testEnvPrefixes are the environment variables of the test suite (README), which are
 // no settings of articlesd's.
 var testEnvPrefixes = []string{envPrefix + "_TEST_", envPrefix + "_REQUIRE_", envPrefix + "_BENCH_"}
@@ -370,9 +204,4 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
-}
-
-// envVariable is the environment variable of a key: log-level → ARTICLESD_LOG_LEVEL.
-func envVariable(key string) string {
-	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
 }

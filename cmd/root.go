@@ -48,10 +48,7 @@ needs nothing installed; give it a postgres:// URL to run on PostgreSQL.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	pf := root.PersistentFlags()
-	pf.String("config", "", "YAML config file (env ARTICLESD_CONFIG)")
-	pf.String("database-url", "", "postgres://… for PostgreSQL, sqlite://PATH or empty for the embedded database at ./articlesd.db (env ARTICLESD_DATABASE_URL)")
-	pf.String("log-level", "info", "debug, info, warn or error (env ARTICLESD_LOG_LEVEL)")
+	addFlags(root.PersistentFlags(), everyCommand)
 	root.AddCommand(
 		newServeCommand(build),
 		newMigrateCommand(),
