@@ -12,6 +12,7 @@ import (
 
 	"github.com/articlesd/articlesd/app"
 	"github.com/articlesd/articlesd/store"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 func TestArticleLifecycle(t *testing.T) {
@@ -144,7 +145,7 @@ func TestBadInput(t *testing.T) {
 // seedDemo loads the hand-written demo set (12 articles, created 2024-01-01..10).
 func seedDemo(t *testing.T, a *api) {
 	t.Helper()
-	if n, err := a.store.SeedDemo(context.Background()); err != nil || n != 12 {
+	if n, err := a.store.SeedDemo(context.Background(), synth.Demo()); err != nil || n != 12 {
 		t.Fatalf("SeedDemo = %d, %v", n, err)
 	}
 }

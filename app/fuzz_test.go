@@ -22,6 +22,7 @@ import (
 	"github.com/articlesd/articlesd/app"
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/store/storetest"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 // fuzzHandler is the real router on a fresh store, opened once per fuzz process.
@@ -147,13 +148,13 @@ func FuzzSearch(f *testing.F) {
 		f.Add(q)
 	}
 	h, s := fuzzHandler(f, store.SQLite)
-	if _, err := s.SeedDemo(context.Background()); err != nil {
+	if _, err := s.SeedDemo(context.Background(), synth.Demo()); err != nil {
 		f.Fatal(err)
 	}
 	handlers := []http.Handler{h}
 	if os.Getenv("ARTICLESD_FUZZ_POSTGRES") == "1" {
 		pg, ps := fuzzHandler(f, store.Postgres)
-		if _, err := ps.SeedDemo(context.Background()); err != nil {
+		if _, err := ps.SeedDemo(context.Background(), synth.Demo()); err != nil {
 			f.Fatal(err)
 		}
 		handlers = append(handlers, pg)

@@ -25,6 +25,7 @@ import (
 	"github.com/articlesd/articlesd/app"
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/store/storetest"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 // hostileSend serves one prepared request through a handler and checks the answer
@@ -307,7 +308,7 @@ func TestHostileNUL(t *testing.T) {
 // seedSynthetic stores n generated articles.
 func seedSynthetic(t *testing.T, s *store.Store, n int) {
 	t.Helper()
-	g := store.NewGenerator(42, 365, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+	g := synth.NewGenerator(42, 365, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	batch := make([]store.NewArticle, n)
 	for i := range batch {
 		batch[i] = g.Next()

@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/articlesd/articlesd/store"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 // The scenarios of `articlesd bench`, in the order they run. create runs last: it is
@@ -754,7 +755,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 		return r, nil
 	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	single := func(name, target string, path func(g *store.Generator, r *mrand.Rand) (string, string)) loadSpec {
+	single := func(name, target string, path func(g *synth.Generator, r *mrand.Rand) (string, string)) loadSpec {
 		return loadSpec{scenario: name, target: target, base: base, conns: 1, want: http.StatusOK,
 			next: func(w int) func() benchRequest {
 				g, r := benchRand(o.seed, name, w)
@@ -824,7 +825,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 			}
 			add(artRow)
 		case "list-tag":
-			r, err := run(single(name, "articlesd", func(g *store.Generator, _ *mrand.Rand) (string, string) {
+			r, err := run(single(name, "articlesd", func(g *synth.Generator, _ *mrand.Rand) (string, string) {
 				t := g.Tag()
 				return query("/articles", "tag", t, "limit", "100"), t
 			}))
@@ -833,7 +834,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 			}
 			add(r)
 		case "list-author":
-			r, err := run(single(name, "articlesd", func(g *store.Generator, _ *mrand.Rand) (string, string) {
+			r, err := run(single(name, "articlesd", func(g *synth.Generator, _ *mrand.Rand) (string, string) {
 				a := g.Author()
 				return query("/articles", "author", a, "limit", "100"), a
 			}))
@@ -842,7 +843,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 			}
 			add(r)
 		case "list-date":
-			r, err := run(single(name, "articlesd", func(_ *store.Generator, r *mrand.Rand) (string, string) {
+			r, err := run(single(name, "articlesd", func(_ *synth.Generator, r *mrand.Rand) (string, string) {
 				d := day(r)
 				return query("/articles", "date", d, "limit", "100"), d
 			}))
@@ -851,7 +852,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 			}
 			add(r)
 		case "search":
-			r, err := run(single(name, "articlesd", func(g *store.Generator, _ *mrand.Rand) (string, string) {
+			r, err := run(single(name, "articlesd", func(g *synth.Generator, _ *mrand.Rand) (string, string) {
 				q := g.SearchQuery()
 				return query("/articles/search", "query", q), q
 			}))
@@ -864,7 +865,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 				fmt.Fprintf(out, "    %10s  %q\n", fmtDuration(s.latency), s.label)
 			}
 		case "popular":
-			r, err := run(single(name, "articlesd", func(_ *store.Generator, _ *mrand.Rand) (string, string) {
+			r, err := run(single(name, "articlesd", func(_ *synth.Generator, _ *mrand.Rand) (string, string) {
 				return "/articles/popular", ""
 			}))
 			if err != nil {
@@ -872,7 +873,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 			}
 			add(r)
 		case "popular-tag":
-			r, err := run(single(name, "articlesd", func(g *store.Generator, _ *mrand.Rand) (string, string) {
+			r, err := run(single(name, "articlesd", func(g *synth.Generator, _ *mrand.Rand) (string, string) {
 				t := g.Tag()
 				return query("/articles/popular", "tag", t), t
 			}))
@@ -881,7 +882,7 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 			}
 			add(r)
 		case "popular-date":
-			r, err := run(single(name, "articlesd", func(_ *store.Generator, r *mrand.Rand) (string, string) {
+			r, err := run(single(name, "articlesd", func(_ *synth.Generator, r *mrand.Rand) (string, string) {
 				d := day(r)
 				return query("/articles/popular", "date", d), d
 			}))
@@ -926,11 +927,11 @@ func runBenchScenarios(ctx context.Context, out io.Writer, tmp string, pgCfg *pg
 
 // benchRand returns the generators of one connection of a scenario: the same seed,
 // scenario and connection always draw the same requests.
-func benchRand(seed uint64, scenario string, worker int) (*store.Generator, *mrand.Rand) {
+func benchRand(seed uint64, scenario string, worker int) (*synth.Generator, *mrand.Rand) {
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, scenario)
 	s := seed ^ h.Sum64() ^ uint64(worker+1)<<40
-	return store.NewGenerator(s, benchDays, time.Now()), mrand.New(mrand.NewPCG(s, s>>1|1)) //nolint:gosec // seeded on purpose: runs must be reproducible
+	return synth.NewGenerator(s, benchDays, time.Now()), mrand.New(mrand.NewPCG(s, s>>1|1)) //nolint:gosec // seeded on purpose: runs must be reproducible
 }
 
 // labeledLatency is one request's latency and what it asked.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/articlesd/articlesd/store"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 func newSeedCommand() *cobra.Command {
@@ -44,11 +45,11 @@ migrations are applied first.`,
 			return withMigratedStore(cmd, func(ctx context.Context, st *store.Store) error {
 				out := cmd.OutOrStdout()
 				if !cmd.Flags().Changed("count") {
-					added, err := st.SeedDemo(ctx)
+					added, err := st.SeedDemo(ctx, synth.Demo())
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(out, "added %d demo articles (%d were already there)\n", added, len(store.DemoArticles())-added)
+					fmt.Fprintf(out, "added %d demo articles (%d were already there)\n", added, len(synth.Demo())-added)
 					return nil
 				}
 				return seedSynthetic(ctx, st, out, cmd.ErrOrStderr(), count, batchSize, workers, seed, days)
@@ -79,7 +80,7 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 	var lex *store.Lexicon
 	if st.Dialect() == store.Postgres && count >= lexiconMinCount {
 		var err error
-		if lex, err = st.LoadLexicon(ctx); err != nil {
+		if lex, err = st.LoadLexicon(ctx, synth.Words()); err != nil {
 			return err
 		}
 	}
@@ -98,7 +99,7 @@ func seedSynthetic(ctx context.Context, st *store.Store, out, errOut io.Writer, 
 				if k >= batchCount {
 					return nil
 				}
-				gen := store.NewGenerator(seed+uint64(k)<<32, days, until)
+				gen := synth.NewGenerator(seed+uint64(k)<<32, days, until)
 				batch := make([]store.NewArticle, min(batchSize, count-k*batchSize))
 				for i := range batch {
 					batch[i] = gen.Next()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/articlesd/articlesd/store"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 func TestSeedDemo(t *testing.T) {
@@ -38,7 +39,7 @@ func TestSeedDemoKnowsItsOwn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		demo := store.DemoArticles()[0]
+		demo := synth.Demo()[0]
 		if _, err := st.CreateArticle(context.Background(), store.NewArticle{Title: demo.Title, Content: "mine", Author: demo.Author, CreatedBy: "me"}); err != nil {
 			t.Fatal(err)
 		}

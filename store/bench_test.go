@@ -10,6 +10,7 @@ import (
 
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/store/storetest"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 // benchArticles is the size of the data set the store benchmarks run on:
@@ -26,7 +27,7 @@ func benchArticles(b *testing.B) int {
 }
 
 // BenchmarkStore measures each read and write of the store on a synthetic data set
-// (the seeder's, see store.Generator) in a fresh database of each dialect, with the
+// (the seeder's, see synth.Generator) in a fresh database of each dialect, with the
 // query mixes of the load benchmark (`articlesd bench`): ids uniform, tags, authors and
 // search words drawn with the data's own frequencies, days uniform.
 //
@@ -38,7 +39,7 @@ func BenchmarkStore(b *testing.B) {
 		b.Run("db="+string(d), func(b *testing.B) {
 			ctx := context.Background()
 			s := storetest.Open(b, d)
-			gen := store.NewGenerator(1, 730, until)
+			gen := synth.NewGenerator(1, 730, until)
 			for done := 0; done < n; {
 				batch := make([]store.NewArticle, min(5000, n-done))
 				for i := range batch {
@@ -53,7 +54,7 @@ func BenchmarkStore(b *testing.B) {
 				b.Fatal(err)
 			}
 			r := rand.New(rand.NewPCG(2, 3))
-			mix := store.NewGenerator(4, 730, until)
+			mix := synth.NewGenerator(4, 730, until)
 			day := func() *time.Time { d := until.AddDate(0, 0, -r.IntN(730)); return &d }
 			run := func(name string, op func() error) {
 				b.Run(name, func(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/store/storetest"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 // boundedArticles is the size of the data set the work of public reads is counted on.
@@ -22,7 +23,7 @@ func TestPublicReadsBounded(t *testing.T) {
 	until := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		gen := store.NewGenerator(7, 730, until)
+		gen := synth.NewGenerator(7, 730, until)
 		for done := 0; done < boundedArticles; done += 5000 {
 			batch := make([]store.NewArticle, 5000)
 			for i := range batch {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/store/storetest"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 // onDay is a ListFilter.Day.
@@ -195,11 +196,11 @@ func TestArticleLifecycle(t *testing.T) {
 func TestListSearchPopular(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		added, err := s.SeedDemo(ctx)
+		added, err := s.SeedDemo(ctx, synth.Demo())
 		if err != nil || added != 12 {
 			t.Fatalf("SeedDemo = %d, %v; want 12", added, err)
 		}
-		if added, err := s.SeedDemo(ctx); err != nil || added != 0 {
+		if added, err := s.SeedDemo(ctx, synth.Demo()); err != nil || added != 0 {
 			t.Fatalf("second SeedDemo = %d, %v; want 0", added, err)
 		}
 		titles, total, err := s.ListTitles(ctx, store.ListFilter{Author: "Christopher Nolan", Limit: 2})
@@ -560,12 +561,12 @@ func TestSearchRepeatedStems(t *testing.T) {
 func TestBulkInsertWithLexicon(t *testing.T) {
 	ctx := context.Background()
 	given, parsed := storetest.Open(t, store.Postgres), storetest.Open(t, store.Postgres)
-	lex, err := given.LoadLexicon(ctx)
+	lex, err := given.LoadLexicon(ctx, synth.Words())
 	if err != nil {
 		t.Fatal(err)
 	}
 	until := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	gen := store.NewGenerator(11, 30, until)
+	gen := synth.NewGenerator(11, 30, until)
 	in := make([]store.NewArticle, 3000)
 	for i := range in {
 		in[i] = gen.Next()
@@ -579,7 +580,7 @@ func TestBulkInsertWithLexicon(t *testing.T) {
 		t.Fatal(err)
 	}
 	queries := []string{"zebra", "café", "naïve", "zoë"}
-	mix := store.NewGenerator(12, 30, until)
+	mix := synth.NewGenerator(12, 30, until)
 	for range 60 {
 		queries = append(queries, mix.SearchQuery())
 	}

@@ -12,12 +12,12 @@ import (
 
 // Computing search vectors in Go for synthetic articles spares the seed path the cost of
 // to_tsvector in the insert trigger (about 60 µs of CPU per article). It is exact only
-// because the Generator writes from a closed vocabulary: every token it can produce is
+// because synth.Generator writes from a closed vocabulary: every token it can produce is
 // sent to PostgreSQL once, and what PostgreSQL's parser and dictionaries make of it is
 // kept. No stemming or stopword rule lives here, and anything the lexicon does not know
 // is refused rather than guessed.
 
-// Lexicon maps every token store.Generator can produce to the lexemes PostgreSQL's
+// Lexicon maps every token a generator of articles (synth.Generator) can produce to the lexemes PostgreSQL's
 // 'english' configuration makes of it, learned from the database once.
 //
 // A Lexicon is safe for concurrent use.
@@ -77,34 +77,20 @@ LEFT JOIN LATERAL unnest(d.lexemes) AS l(lexeme) ON true
 WHERE d.lexemes IS NOT NULL
 ORDER BY u.i, p.ord`
 
-// generatorWords lists every word, as written, that Generator output can contain, the
-// most frequent first (vocabulary is in Zipf rank order), which keeps the words most
-// looked up close together in memory.
-func generatorWords() []string {
-	n := 2*len(vocabulary) + len(tagWords) + len(firstNames) + len(lastNames) + 2*len(functionWords)
-	words := make([]string, 0, n)
-	seen := make(map[string]bool, n)
-	add := func(w string) {
-		if !seen[w] {
-			seen[w] = true
-			words = append(words, w)
-		}
-	}
-	for _, list := range [][]string{vocabulary, tagWords, firstNames, lastNames, functionWords} {
-		for _, w := range list {
-			add(w)
-			add(capitalize(w)) // sentences start with a capital
-		}
-	}
-	return words
-}
-
-// LoadLexicon asks PostgreSQL for the lexemes of every token the Generator can write.
-func (s *Store) LoadLexicon(ctx context.Context) (*Lexicon, error) {
+// LoadLexicon asks PostgreSQL for the lexemes of every word a generator of articles can
+// write (synth.Words), and of the functionWords, each in the case forms given.
+func (s *Store) LoadLexicon(ctx context.Context, vocabulary []string) (*Lexicon, error) {
 	if s.dialect != Postgres {
 		return nil, fmt.Errorf("load lexicon: %s has no text search configuration", s.dialect)
 	}
-	words := generatorWords()
+	words := slices.Clone(vocabulary)
+	for _, w := range functionWords {
+		for _, form := range []string{w, strings.ToUpper(w[:1]) + w[1:]} {
+			if !slices.Contains(words, form) {
+				words = append(words, form)
+			}
+		}
+	}
 	rows, err := s.sqlDB.QueryContext(ctx, lexiconQuery, words)
 	if err != nil {
 		return nil, fmt.Errorf("load lexicon: %w", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/articlesd/articlesd/store"
 	"github.com/articlesd/articlesd/store/storetest"
+	"github.com/articlesd/articlesd/store/synth"
 )
 
 var synthUntil = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -112,7 +113,7 @@ func openLexicon(t *testing.T) (*store.Lexicon, *pgx.Conn) {
 		t.Fatalf("migrate: %v", err)
 	}
 	start := time.Now()
-	lex, err := s.LoadLexicon(ctx)
+	lex, err := s.LoadLexicon(ctx, synth.Words())
 	if err != nil {
 		t.Fatalf("LoadLexicon: %v", err)
 	}
@@ -135,7 +136,7 @@ func TestSearchVectors(t *testing.T) {
 			vs []vectors
 		)
 		for seed := uint64(1); seed <= 4; seed++ {
-			g := store.NewGenerator(seed, 730, synthUntil)
+			g := synth.NewGenerator(seed, 730, synthUntil)
 			for range perSeed {
 				a := g.Next()
 				title, full, ok := lex.SearchVectors(a)
@@ -227,7 +228,7 @@ func TestSearchVectors(t *testing.T) {
 	})
 
 	t.Run("concurrent", func(t *testing.T) {
-		g := store.NewGenerator(9, 730, synthUntil)
+		g := synth.NewGenerator(9, 730, synthUntil)
 		as := make([]store.NewArticle, 500)
 		want := make([]vectors, len(as))
 		for i := range as {
@@ -258,11 +259,11 @@ func TestSearchVectors(t *testing.T) {
 
 func BenchmarkSearchVectors(b *testing.B) {
 	s := storetest.Open(b, store.Postgres)
-	lex, err := s.LoadLexicon(context.Background())
+	lex, err := s.LoadLexicon(context.Background(), synth.Words())
 	if err != nil {
 		b.Fatalf("LoadLexicon: %v", err)
 	}
-	g := store.NewGenerator(1, 730, synthUntil)
+	g := synth.NewGenerator(1, 730, synthUntil)
 	as := make([]store.NewArticle, 4096)
 	for i := range as {
 		as[i] = g.Next()

@@ -1,4 +1,8 @@
-package store
+// Package synth makes articles for demos and load tests: the hand-written demo set that
+// `articlesd seed` loads, and a generator of synthetic articles (Zipf-distributed words,
+// authors, tags and days) for `seed --count` and the benchmarks. It is test data, not
+// storage: the store only loads what it is given.
+package synth
 
 import (
 	"math/rand/v2"
@@ -7,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/articlesd/articlesd/store"
 )
 
 // Generator makes synthetic articles for `articlesd seed --count`: varied authors, tags,
@@ -104,7 +110,7 @@ func (g *Generator) sentence(minWords, maxWords int) string {
 }
 
 // Next returns the next synthetic article.
-func (g *Generator) Next() NewArticle {
+func (g *Generator) Next() store.NewArticle {
 	var body strings.Builder
 	for i, n := 0, 3+g.r.IntN(6); i < n; i++ {
 		if i > 0 {
@@ -122,7 +128,7 @@ func (g *Generator) Next() NewArticle {
 		}
 	}
 	offset := time.Duration(g.r.Int64N(int64(g.days) * int64(24*time.Hour)))
-	return NewArticle{
+	return store.NewArticle{
 		Title:     g.sentence(3, 8),
 		Content:   body.String(),
 		Author:    author,
@@ -158,4 +164,23 @@ func (g *Generator) Tag() string { return tagWords[g.tags.Uint64()] }
 func (g *Generator) Author() string {
 	a := g.authors.Uint64()
 	return firstNames[a%uint64(len(firstNames))] + " " + lastNames[a/uint64(len(firstNames))]
+}
+
+// Words lists every word, as written, that Generator output can contain, the most
+// frequent first (the vocabulary is in Zipf rank order): what store.LoadLexicon learns.
+func Words() []string {
+	n := 2 * (len(vocabulary) + len(tagWords) + len(firstNames) + len(lastNames))
+	words := make([]string, 0, n)
+	seen := make(map[string]bool, n)
+	for _, list := range [][]string{vocabulary, tagWords, firstNames, lastNames} {
+		for _, w := range list {
+			for _, form := range []string{w, capitalize(w)} { // sentences start with a capital
+				if !seen[form] {
+					seen[form] = true
+					words = append(words, form)
+				}
+			}
+		}
+	}
+	return words
 }
