@@ -102,17 +102,23 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 				return err
 			}
 			ids := make([]int64, 0, len(in))
-			rows, err := tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, $1)`, len(in))
+			const draw = `SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, $1)`
+			end := s.traceStatement(ctx, "query", "articles", draw)
+			rows, err := tx.Query(ctx, draw, len(in))
 			if err != nil {
+				end(err, 0)
 				return err
 			}
 			for rows.Next() {
 				var id int64
 				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					end(err, 0)
 					return err
 				}
 				ids = append(ids, id)
 			}
+			end(rows.Err(), int64(len(ids)))
 			if err := rows.Err(); err != nil {
 				return err
 			}
@@ -136,11 +142,21 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 				}
 			}
 			pg := tx.Conn().PgConn()
-			if _, err := pg.CopyFrom(ctx, &articles.buf, `COPY articles (id, title, content, author, tags, version, created_at, updated_at, title_search, search) FROM STDIN`); err != nil {
-				return err
+			for _, c := range []struct {
+				table, statement string
+				data             *bytes.Buffer
+			}{
+				{"articles", `COPY articles (id, title, content, author, tags, version, created_at, updated_at, title_search, search) FROM STDIN`, &articles.buf},
+				{"article_tags", `COPY article_tags (article_id, tag, created_at) FROM STDIN`, &tags.buf},
+			} {
+				end := s.traceStatement(ctx, "copy", c.table, c.statement)
+				n, err := pg.CopyFrom(ctx, c.data, c.statement)
+				end(err, n.RowsAffected())
+				if err != nil {
+					return err
+				}
 			}
-			_, err = pg.CopyFrom(ctx, &tags.buf, `COPY article_tags (article_id, tag, created_at) FROM STDIN`)
-			return err
+			return nil
 		})
 	})
 	if err != nil {

@@ -101,6 +101,7 @@ type Store struct {
 	readSQL *sql.DB
 	dialect Dialect
 	loc     Location
+	tracer  trace.Tracer // of the statements run outside GORM; nil: none
 	log     *slog.Logger
 	views   *viewCounter
 
@@ -183,6 +184,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		sqlDB.SetConnMaxLifetime(0)
 	}
 	s := &Store{db: db, sqlDB: sqlDB, rdb: db, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
+	if opts.TracerProvider != nil {
+		s.tracer = opts.TracerProvider.Tracer("github.com/articlesd/articlesd/store")
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	// The writer first: its first connection puts a new file in WAL mode, which the

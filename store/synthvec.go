@@ -91,11 +91,15 @@ func (s *Store) LoadLexicon(ctx context.Context, vocabulary []string) (*Lexicon,
 			}
 		}
 	}
+	// database/sql directly (GORM would spell the array out as a list), traced likewise.
+	end := s.traceStatement(ctx, "query", "pg_ts_config", lexiconQuery)
 	rows, err := s.sqlDB.QueryContext(ctx, lexiconQuery, words)
 	if err != nil {
+		end(err, 0)
 		return nil, fmt.Errorf("load lexicon: %w", err)
 	}
 	defer rows.Close()
+	defer func() { end(rows.Err(), int64(len(words))) }()
 
 	tokens := make([][]lexToken, len(words))
 	refused := make([]bool, len(words))

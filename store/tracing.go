@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -77,6 +78,26 @@ func (p tracingPlugin) end(tx *gorm.DB) {
 		span.SetStatus(codes.Error, "statement failed")
 	}
 	span.End()
+}
+
+// traceStatement starts the span of a statement the store runs outside GORM (COPY, the
+// lexicon's query with its array parameter), as tracingPlugin does for GORM's, and
+// returns what ends it.
+func (s *Store) traceStatement(ctx context.Context, op, table, text string) func(err error, rows int64) {
+	if s.tracer == nil || !trace.SpanFromContext(ctx).IsRecording() {
+		return func(error, int64) {}
+	}
+	_, span := s.tracer.Start(ctx, "db "+op+" "+table, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", dbSystem(s.dialect)), attribute.String("db.operation.name", op),
+			attribute.String("db.query.text", text)))
+	return func(err error, rows int64) {
+		span.SetAttributes(attribute.Int64("db.response.returned_rows", rows))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "statement failed")
+		}
+		span.End()
+	}
 }
 
 func dbSystem(d Dialect) string {

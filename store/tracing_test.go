@@ -65,3 +65,33 @@ func TestEveryStatementTraced(t *testing.T) {
 		})
 	}
 }
+
+// TestBulkLoadTraced: the bulk load's statements outside GORM (the ids drawn, the two
+// COPY streams) are spans too.
+func TestBulkLoadTraced(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	s, err := store.Open(context.Background(), storetest.URL(t, store.Postgres), store.Options{TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.MigrateUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, root := tp.Tracer("test").Start(context.Background(), "seed")
+	if err := s.BulkInsert(ctx, []store.NewArticle{{Title: "t", Content: "c", Author: "a", Tags: []string{"x"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+	var names []string
+	for _, sp := range rec.Ended() {
+		if sp.Parent().SpanID() == root.SpanContext().SpanID() {
+			names = append(names, sp.Name())
+		}
+	}
+	want := []string{"db query articles", "db copy articles", "db copy article_tags"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("spans under the bulk load: %q, want %q", names, want)
+	}
+}
