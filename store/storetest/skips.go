@@ -29,6 +29,9 @@ var (
 	Prometheus = Group{"Prometheus", "ARTICLESD_REQUIRE_PROMETHEUS", "apt-get install prometheus"}
 	Browser    = Group{"a browser", "ARTICLESD_REQUIRE_BROWSER", "apt-get install chromium"}
 	Mount      = Group{"mounting file systems", "ARTICLESD_REQUIRE_MOUNT", "run the tests as root"}
+	HAProxy    = Group{"HAProxy", "ARTICLESD_REQUIRE_HAPROXY", "apt-get install haproxy"}
+	Patroni    = Group{"a Patroni cluster", "ARTICLESD_REQUIRE_PATRONI", "apt-get install patroni etcd-server, and run the tests as root"}
+	Helm       = Group{"Helm", "ARTICLESD_REQUIRE_HELM", "the go command, to build the Helm tool pinned in go.mod"}
 )
 
 // Required reports whether the group's tests must run (fail rather than skip).
