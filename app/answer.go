@@ -34,6 +34,7 @@ type articleAnswer struct {
 	status   int
 	etag     string
 	location string // 201 only
+	replayed bool   // the answer of an earlier create with the same Idempotency-Key
 	body     Article
 	how      writing
 }
@@ -48,6 +49,9 @@ func (a articleAnswer) write(w http.ResponseWriter) error {
 	h.Set("ETag", a.etag)
 	if a.location != "" {
 		h.Set("Location", a.location)
+	}
+	if a.replayed {
+		h.Set("Idempotent-Replayed", "true")
 	}
 	out := a.how.start(w, a.status)
 	out.article(a.body)

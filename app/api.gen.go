@@ -183,6 +183,16 @@ type GetArticleNamesParams struct {
 	Offset *Offset `form:"offset,omitempty" json:"offset,omitempty"`
 }
 
+// CreateArticleParams defines parameters for CreateArticle.
+type CreateArticleParams struct {
+	// IdempotencyKey Makes the create safe to retry (the IETF httpapi draft, with Stripe's semantics): a
+	// create with a key the same client used before, with the same article, is answered
+	// with the first create's answer (201, the same article, `Idempotent-Replayed: true`)
+	// and stores nothing; with another article it is 422. Keys are kept at least 24
+	// hours, in the database, so every replica knows them and a failover keeps them.
+	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+}
+
 // GetPopularArticlesParams defines parameters for GetPopularArticles.
 type GetPopularArticlesParams struct {
 	// Date Creation day in UTC, `YYYY-MM-DD`, from 0001-01-01 to 9999-12-31.
@@ -238,7 +248,7 @@ type ServerInterface interface {
 	GetArticleNames(c *gin.Context, params GetArticleNamesParams)
 	// CreateArticle Create an article
 	// (POST /articles)
-	CreateArticle(c *gin.Context)
+	CreateArticle(c *gin.Context, params CreateArticleParams)
 	// GetPopularArticles Most viewed articles
 	// (GET /articles/popular)
 	GetPopularArticles(c *gin.Context, params GetPopularArticlesParams)
@@ -327,6 +337,33 @@ func (siw *ServerInterfaceWrapper) GetArticleNames(c *gin.Context) {
 // CreateArticle operation middleware
 func (siw *ServerInterfaceWrapper) CreateArticle(c *gin.Context) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateArticleParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -334,7 +371,7 @@ func (siw *ServerInterfaceWrapper) CreateArticle(c *gin.Context) {
 		}
 	}
 
-	siw.Handler.CreateArticle(c)
+	siw.Handler.CreateArticle(c, params)
 }
 
 // GetPopularArticles operation middleware
@@ -679,7 +716,8 @@ func (response GetArticleNamesdefaultApplicationProblemPlusJSONResponse) VisitGe
 }
 
 type CreateArticleRequestObject struct {
-	Body *CreateArticleJSONRequestBody
+	Params CreateArticleParams
+	Body   *CreateArticleJSONRequestBody
 }
 
 type CreateArticleResponseObject interface {
@@ -687,8 +725,9 @@ type CreateArticleResponseObject interface {
 }
 
 type CreateArticle201ResponseHeaders struct {
-	ETag     string
-	Location string
+	ETag               string
+	IdempotentReplayed *string
+	Location           string
 }
 
 type CreateArticle201JSONResponse struct {
@@ -704,6 +743,9 @@ func (response CreateArticle201JSONResponse) VisitCreateArticleResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
@@ -771,6 +813,20 @@ func (response CreateArticle415ApplicationProblemPlusJSONResponse) VisitCreateAr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateArticle422ApplicationProblemPlusJSONResponse Problem
+
+func (response CreateArticle422ApplicationProblemPlusJSONResponse) VisitCreateArticleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1351,8 +1407,10 @@ func (sh *strictHandler) GetArticleNames(ctx *gin.Context, params GetArticleName
 }
 
 // CreateArticle operation middleware
-func (sh *strictHandler) CreateArticle(ctx *gin.Context) {
+func (sh *strictHandler) CreateArticle(ctx *gin.Context, params CreateArticleParams) {
 	var request CreateArticleRequestObject
+
+	request.Params = params
 
 	var body CreateArticleJSONRequestBody
 	var err error

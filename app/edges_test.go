@@ -196,3 +196,38 @@ func TestPutWhatWasRead(t *testing.T) {
 		assertResponse(t, a.do("PUT", "/articles/9", `{"id":"9","author":"Ann","title":"x"}`), 404, problem(404, `article "9" not found`))
 	})
 }
+
+// TestIdempotencyKey: a create retried with its Idempotency-Key gets the first answer,
+// and nothing is stored twice; the key with another article is 422.
+func TestIdempotencyKey(t *testing.T) {
+	forEachAPI(t, func(t *testing.T, a *api) {
+		body := `{"title":"Once","content":"c","author":"a","tags":["x"]}`
+		first := a.do("POST", "/articles", body, "Idempotency-Key", "key-1")
+		assertResponse(t, first, 201, `{"id":"1","title":"Once","content":"c","author":"a","tags":["x"],"views":0,"createdAt":"<time>","updatedAt":"<time>"}`)
+		if first.Header().Get("Idempotent-Replayed") != "" {
+			t.Errorf("the first create says Idempotent-Replayed")
+		}
+		// The same article, written otherwise (white space, a repeated tag): the same request.
+		again := a.do("POST", "/articles", `{ "title":" Once", "content":"c", "author":"a", "tags":["x","x"] }`, "Idempotency-Key", "key-1")
+		if again.Code != 201 || again.Body.String() != first.Body.String() || again.Header().Get("Idempotent-Replayed") != "true" ||
+			again.Header().Get("Location") != "/articles/1" || again.Header().Get("ETag") != `"1"` {
+			t.Errorf("replay: %d %v %s, want the first answer %s", again.Code, again.Header(), again.Body, first.Body)
+		}
+		assertResponse(t, a.do("POST", "/articles", `{"title":"Other","content":"c","author":"a"}`, "Idempotency-Key", "key-1"), 422,
+			problem(422, `the Idempotency-Key "key-1" was used before with another article: send a new key for a new article`))
+		const invalid = "the request does not match the API description"
+		assertResponse(t, a.do("POST", "/articles", body, "Idempotency-Key", "has space"), 400, problem(400, invalid, "header", "Idempotency-Key", "has an invalid format"))
+		assertResponse(t, a.do("POST", "/articles", body, "Idempotency-Key", strings.Repeat("k", 256)), 400, problem(400, invalid, "header", "Idempotency-Key", "must be at most 255 characters long"))
+		// Updated since: the replay is still the first answer.
+		assertResponse(t, a.do("PUT", "/articles/1", `{"title":"Changed"}`), 200, "")
+		if replay := a.do("POST", "/articles", body, "Idempotency-Key", "key-1"); replay.Body.String() != first.Body.String() {
+			t.Errorf("replay after an update: %s, want the first answer %s", replay.Body, first.Body)
+		}
+		// Without a key, each create is an article.
+		a.create("Plain", "c", "a")
+		a.create("Plain", "c", "a")
+		if n, _ := a.store.CountArticles(context.Background()); n != 3 {
+			t.Errorf("%d articles stored, want 3", n)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 // ArticleStore is what the API needs from storage; *store.Store provides it.
 type ArticleStore interface {
 	CreateArticle(ctx context.Context, in store.NewArticle) (store.Article, error)
+	CreateArticleOnce(ctx context.Context, in store.NewArticle, key store.IdempotencyKey) (store.Article, bool, error)
 	GetArticle(ctx context.Context, id int64) (store.Article, error)
 	ViewArticle(ctx context.Context, id int64) (store.Article, error)
 	UpdateArticle(ctx context.Context, id int64, p store.ArticlePatch, expectVersion int64) (store.Article, error)
@@ -213,13 +215,28 @@ func (s *Server) CreateArticle(ctx context.Context, req CreateArticleRequestObje
 	if len(fields) > 0 {
 		return nil, newProblem(http.StatusBadRequest, "the article is not valid", fields...)
 	}
-	a, err := s.store.CreateArticle(ctx, in)
+	var (
+		a        store.Article
+		replayed bool
+		err      error
+	)
+	if key := req.Params.IdempotencyKey; key != nil {
+		a, replayed, err = s.store.CreateArticleOnce(ctx, in, store.IdempotencyKey{Principal: in.CreatedBy, Key: *key})
+		if errors.Is(err, store.ErrIdempotencyMismatch) {
+			return nil, newProblem(http.StatusUnprocessableEntity, fmt.Sprintf(
+				"the Idempotency-Key %s was used before with another article: send a new key for a new article", strconv.Quote(*key)))
+		}
+	} else {
+		a, err = s.store.CreateArticle(ctx, in)
+	}
 	if err != nil {
 		return nil, err
 	}
-	s.created(a.Tags)
+	if !replayed {
+		s.created(a.Tags)
+	}
 	out := toAPI(a)
-	return articleAnswer{status: http.StatusCreated, etag: etag(a.Version), location: "/articles/" + out.Id, body: out, how: s.answers}, nil
+	return articleAnswer{status: http.StatusCreated, etag: etag(a.Version), location: "/articles/" + out.Id, replayed: replayed, body: out, how: s.answers}, nil
 }
 
 // GetArticleById returns one article and counts the view (GET /articles/{id}).

@@ -86,7 +86,7 @@ func TestDocsSettings(t *testing.T) {
 
 // sameDefault tells whether a default as a table writes it is the code's.
 func sameDefault(doc string, def any) bool {
-	doc = strings.Trim(strings.Fields(doc+" ")[0], "`")
+	doc = strings.Trim(strings.Fields(doc + " ")[0], "`")
 	switch d := def.(type) {
 	case string:
 		return (d == "" && (doc == "empty" || doc == "none")) || doc == d

@@ -153,7 +153,7 @@ func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, erro
 	if s.dialect == Postgres {
 		// One statement, so one round trip and its own transaction: the article and its
 		// tags are stored together or not at all.
-		err = s.db.WithContext(ctx).Raw(`WITH a AS (
+		err = s.writer(ctx).Raw(`WITH a AS (
 				INSERT INTO articles (title, content, author, tags, version, created_at, updated_at, created_by)
 				VALUES (@title, @content, @author, @tags, 1, @at, @at, NULLIF(@by, '')) RETURNING id),
 			t AS (INSERT INTO article_tags (article_id, tag, created_at)
@@ -163,7 +163,7 @@ func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, erro
 			sql.Named("tags", a.Tags), sql.Named("at", a.CreatedAt), sql.Named("by", a.CreatedBy)).
 			Scan(&a.ID).Error
 	} else {
-		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = s.writer(ctx).Transaction(func(tx *gorm.DB) error {
 			if err := tx.Create(&a).Error; err != nil {
 				return err
 			}
@@ -202,12 +202,22 @@ func insertTags(tx *gorm.DB, articles []Article) error {
 	return tx.CreateInBatches(rows, 1000).Error
 }
 
-// GetArticle returns one article without counting a view.
+// GetArticle returns one article without counting a view. An article the read
+// replicas do not have (yet: replication lags) is looked for on the primary, so that a
+// client always reads the article it was just told was created.
 func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
+	a, err := s.getArticle(s.reader(ctx), id)
+	if errors.Is(err, ErrNotFound) && s.readPool == PoolReplica {
+		a, err = s.getArticle(s.writer(ctx), id)
+	}
+	return a, err
+}
+
+func (s *Store) getArticle(db *gorm.DB, id int64) (Article, error) {
 	// The hottest query of all, written out and scanned by hand: GORM's query building
 	// and reflective scanning cost a tenth of a read's CPU.
 	var a Article
-	err := s.rdb.WithContext(ctx).Raw(getArticleSQL, id).Row().
+	err := db.Raw(getArticleSQL, id).Row().
 		Scan(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Version, &a.CreatedAt, &a.UpdatedAt, &a.Views)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Article{}, ErrNotFound
@@ -240,7 +250,7 @@ const AnyVersion int64 = 0
 // statement, so that of concurrent updates based on one version exactly one wins.
 func (s *Store) UpdateArticle(ctx context.Context, id int64, p ArticlePatch, expect int64) (Article, error) {
 	var out Article
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.writer(ctx).Transaction(func(tx *gorm.DB) error {
 		set := map[string]any{"updated_at": now(), "version": gorm.Expr("version + 1")}
 		if p.Title != nil {
 			set["title"] = *p.Title
@@ -308,7 +318,7 @@ func missingOrChanged(tx *gorm.DB, id int64) error {
 // DeleteArticle removes an article and its tags; when expect is not AnyVersion, only if
 // the article is still at that version (else ErrVersionMismatch).
 func (s *Store) DeleteArticle(ctx context.Context, id int64, expect int64) error {
-	q := s.db.WithContext(ctx).Where("id = ?", id)
+	q := s.writer(ctx).Where("id = ?", id)
 	if expect != AnyVersion {
 		q = q.Where("version = ?", expect)
 	}
@@ -319,7 +329,7 @@ func (s *Store) DeleteArticle(ctx context.Context, id int64, expect int64) error
 	if res.RowsAffected == 0 {
 		err := ErrNotFound
 		if expect != AnyVersion {
-			if err = missingOrChanged(s.db.WithContext(ctx), id); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrVersionMismatch) {
+			if err = missingOrChanged(s.writer(ctx), id); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrVersionMismatch) {
 				return fmt.Errorf("delete article %d: %w", id, s.classify(err))
 			}
 		}
@@ -379,7 +389,7 @@ type Count struct {
 // ListTitles returns the titles of the articles a filter selects, newest first, and how
 // many articles it selects in all (exactly up to MaxExactCount).
 func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, error) {
-	db := s.rdb.WithContext(ctx)
+	db := s.reader(ctx)
 	var n int64
 	matches := filtered(db.Model(&Article{}), f)
 	if f.Tag != "" && f.Author == "" {
@@ -446,7 +456,7 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 		out, err = s.popularOnDay(ctx, *f.Day, f.Limit, f.Offset)
 	default:
 		out = []Article{}
-		err = s.rdb.WithContext(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
+		err = s.reader(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
 			Select(selectArticle("a")).Order(popularOrder).Limit(f.Limit).Offset(f.Offset).Find(&out).Error
 	}
 	if err != nil {
@@ -457,7 +467,7 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 
 func (s *Store) popularOnDay(ctx context.Context, day time.Time, limit, offset int) ([]Article, error) {
 	out := []Article{}
-	q := s.rdb.WithContext(ctx)
+	q := s.reader(ctx)
 	if s.dialect == Postgres {
 		// The form of article_views_day_popular_idx, which walks one day by views.
 		q = q.Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
@@ -485,7 +495,7 @@ func (s *Store) popularOnDay(ctx context.Context, day time.Time, limit, offset i
 //
 // Either way the work is bounded by c plus what the tag matches, never by the table.
 func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, error) {
-	db := s.rdb.WithContext(ctx)
+	db := s.reader(ctx)
 	if f.Day == nil {
 		k := f.Offset + f.Limit
 		var maxID int64
@@ -598,7 +608,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 	if len(terms) == 0 || offset >= 2*SearchCandidates {
 		return out, nil
 	}
-	db := s.rdb.WithContext(ctx)
+	db := s.reader(ctx)
 	var err error
 	switch s.dialect {
 	case Postgres:
@@ -661,7 +671,7 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 // titles and found in 53,000, and Search took the path meant for rare words.
 func (s *Store) searchQuery(ctx context.Context, text string) (string, error) {
 	var stems string
-	err := s.rdb.WithContext(ctx).Raw(`SELECT coalesce(string_agg(DISTINCT l, ' '), '')
+	err := s.reader(ctx).Raw(`SELECT coalesce(string_agg(DISTINCT l, ' '), '')
 		FROM unnest(tsvector_to_array(to_tsvector('english', CAST(? AS text)))) AS l`, text).Row().Scan(&stems)
 	if err != nil {
 		return "", err
@@ -704,7 +714,7 @@ const bitmapRowCost = 6
 func (s *Store) searchWalks(ctx context.Context, q string) ([2]string, error) {
 	walks := [2]string{"id", "id"}
 	var plan string
-	err := s.rdb.WithContext(ctx).Raw(`EXPLAIN (FORMAT JSON)
+	err := s.reader(ctx).Raw(`EXPLAIN (FORMAT JSON)
 		SELECT 1 FROM articles WHERE title_search @@ CAST(@q AS tsquery)
 		UNION ALL SELECT 1 FROM articles WHERE search @@ CAST(@q AS tsquery)
 		UNION ALL SELECT 1 FROM articles`, sql.Named("q", q)).Row().Scan(&plan)
@@ -734,7 +744,7 @@ func (s *Store) searchWalks(ctx context.Context, q string) ([2]string, error) {
 // CountArticles returns how many articles are stored.
 func (s *Store) CountArticles(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.rdb.WithContext(ctx).Model(&Article{}).Count(&n).Error; err != nil {
+	if err := s.reader(ctx).Model(&Article{}).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count articles: %w", s.classify(err))
 	}
 	return n, nil

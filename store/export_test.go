@@ -63,3 +63,6 @@ func (s *Store) ReadPool() *sql.DB { return s.readSQL }
 
 // MigrationLockID exposes the migrations' advisory-lock key.
 const MigrationLockID = migrationLockID
+
+// PurgeIdempotencyKeys exposes purgeIdempotencyKeys.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context) error { return s.purgeIdempotencyKeys(ctx) }

@@ -84,6 +84,11 @@ type Options struct {
 	// Serving makes this process known as a server of the database to the others
 	// (see ServersConnected).
 	Serving bool
+	// ReadURL, when set (PostgreSQL only), is where reads go: listings, search, popular
+	// articles and articles by id; writes, token checks and view flushes stay on the
+	// database of the URL Open is given. A multi-host URL with
+	// target_session_attrs=prefer-standby reads from the standbys.
+	ReadURL string
 }
 
 // DefaultSQLiteReaders is the size of the embedded database's read pool when
@@ -96,14 +101,15 @@ type Store struct {
 	db    *gorm.DB
 	sqlDB *sql.DB
 	// rdb is what reads go through: for SQLite a pool of read-only connections beside
-	// the single writer db (readSQL, nil for PostgreSQL); for PostgreSQL db itself.
-	rdb     *gorm.DB
-	readSQL *sql.DB
-	dialect Dialect
-	loc     Location
-	tracer  trace.Tracer // of the statements run outside GORM; nil: none
-	log     *slog.Logger
-	views   *viewCounter
+	// the single writer db; for PostgreSQL the pool of Options.ReadURL, or db itself.
+	rdb      *gorm.DB
+	readSQL  *sql.DB // rdb's, when it is not db's
+	readPool string  // what rdb is called in PoolUse: PoolReplica or PoolPrimary
+	dialect  Dialect
+	loc      Location
+	tracer   trace.Tracer // of the statements run outside GORM; nil: none
+	log      *slog.Logger
+	views    *viewCounter
 
 	closeOnce sync.Once
 	lastUse   sync.Map    // token name → when its last use was last written
@@ -183,7 +189,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		sqlDB.SetMaxIdleConns(1)
 		sqlDB.SetConnMaxLifetime(0)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, rdb: db, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
+	s := &Store{db: db, sqlDB: sqlDB, rdb: db, readPool: PoolPrimary, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
 	if opts.TracerProvider != nil {
 		s.tracer = opts.TracerProvider.Tracer("github.com/articlesd/articlesd/store")
 	}
@@ -194,6 +200,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err := s.Ping(pingCtx); err != nil {
 		_ = sqlDB.Close()
 		return nil, connectError(loc, err)
+	}
+	if opts.ReadURL != "" {
+		if err := s.openReadReplicas(pingCtx, opts); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
 	}
 	if loc.Dialect == SQLite {
 		rdb, readSQL, err := openPool(sqlite.Open(sqliteReadDSN(loc.DSN)), loc, opts)
@@ -223,6 +235,34 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	s.startFlusher(opts.ViewFlushInterval)
 	return s, nil
+}
+
+// openReadReplicas opens the pool of Options.ReadURL, the one reads go through.
+func (s *Store) openReadReplicas(ctx context.Context, opts Options) error {
+	loc, err := ParseURL(opts.ReadURL)
+	if err != nil {
+		return fmt.Errorf("read replicas: %w", err)
+	}
+	if loc.Dialect != Postgres || s.dialect != Postgres {
+		return errors.New("read replicas: both database URLs must be PostgreSQL's")
+	}
+	dsn := withConnectTimeout(loc.DSN, opts.ConnectTimeout)
+	if opts.Serving {
+		dsn = withApplicationName(dsn, servingName())
+	}
+	rdb, readSQL, err := openPool(postgres.Open(dsn), loc, opts)
+	if err != nil {
+		return fmt.Errorf("read replicas: %w", err)
+	}
+	readSQL.SetMaxOpenConns(opts.MaxOpenConns)
+	readSQL.SetMaxIdleConns(opts.MaxOpenConns)
+	readSQL.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pingPool(ctx, readSQL); err != nil {
+		_ = readSQL.Close()
+		return fmt.Errorf("read replicas: %w", connectError(loc, err))
+	}
+	s.rdb, s.readSQL, s.readPool = rdb, readSQL, PoolReplica
+	return nil
 }
 
 // openPool opens one connection pool through GORM, with the store's settings.
@@ -308,21 +348,29 @@ func now() time.Time {
 // Dialect says which database the store runs on.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// Ping checks that the database answers (through both pools of the embedded database).
+// Ping checks that the database answers (through every pool: the embedded database's
+// readers, the read replicas).
 func (s *Store) Ping(ctx context.Context) error {
 	for _, db := range []*sql.DB{s.sqlDB, s.readSQL} {
-		if db == nil {
-			continue
+		if db != nil {
+			if err := pingPool(ctx, db); err != nil {
+				return err
+			}
 		}
-		if err := db.PingContext(ctx); err != nil {
-			return fmt.Errorf("ping: %w", err)
-		}
-		// A ping can succeed on an idle pooled connection to a server that no longer
-		// serves queries; a trivial query tells the truth.
-		var one int
-		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-			return fmt.Errorf("ping: %w", err)
-		}
+	}
+	return nil
+}
+
+// pingPool checks that a pool's database answers queries.
+func pingPool(ctx context.Context, db *sql.DB) error {
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	// A ping can succeed on an idle pooled connection to a server that no longer
+	// serves queries; a trivial query tells the truth.
+	var one int
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping: %w", err)
 	}
 	return nil
 }
@@ -332,7 +380,16 @@ func (s *Store) Ping(ctx context.Context) error {
 // refused for want of space, that there is room again. With writes failing a balancer
 // should send requests elsewhere; and with no requests coming, nothing else would find
 // out that space was freed.
+//
+// With read replicas, the store is ready while they answer: reads go on while no primary
+// does (a failover), and writes are answered 503 until one does again.
 func (s *Store) Ready(ctx context.Context) error {
+	if s.readPool == PoolReplica {
+		if err := pingPool(ctx, s.readSQL); err != nil {
+			return fmt.Errorf("read replicas: %w", s.classify(err))
+		}
+		return s.checkSchema(ctx)
+	}
 	if err := s.Ping(ctx); err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("token name %q: use 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
 	secret := NewTokenSecret()
-	err := s.db.WithContext(ctx).Create(&Token{Name: name, Hash: HashToken(secret), CreatedAt: now()}).Error
+	err := s.writer(ctx).Create(&Token{Name: name, Hash: HashToken(secret), CreatedAt: now()}).Error
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		return "", fmt.Errorf("token %q: %w", name, ErrTokenExists)
 	}
@@ -69,7 +69,7 @@ func (s *Store) CreateToken(ctx context.Context, name string) (string, error) {
 // ListTokens returns every token, by name; never their secrets.
 func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 	var out []Token
-	if err := s.rdb.WithContext(ctx).Order("name").Find(&out).Error; err != nil {
+	if err := s.writer(ctx).Order("name").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list tokens: %w", s.classify(err))
 	}
 	for i := range out {
@@ -84,7 +84,7 @@ func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken deletes a token; ErrNotFound when there is none of that name.
 func (s *Store) RevokeToken(ctx context.Context, name string) error {
-	res := s.db.WithContext(ctx).Where("name = ?", name).Delete(&Token{})
+	res := s.writer(ctx).Where("name = ?", name).Delete(&Token{})
 	if res.Error != nil {
 		return fmt.Errorf("revoke token: %w", s.classify(res.Error))
 	}
@@ -97,7 +97,7 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 // CountTokens returns how many tokens exist.
 func (s *Store) CountTokens(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.rdb.WithContext(ctx).Model(&Token{}).Count(&n).Error; err != nil {
+	if err := s.writer(ctx).Model(&Token{}).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count tokens: %w", s.classify(err))
 	}
 	return n, nil
@@ -112,7 +112,7 @@ const lastUseInterval = time.Minute
 func (s *Store) VerifyToken(ctx context.Context, secret string) (string, bool, error) {
 	hash := HashToken(secret)
 	var t Token
-	err := s.rdb.WithContext(ctx).Where("hash = ?", hash).Take(&t).Error
+	err := s.writer(ctx).Where("hash = ?", hash).Take(&t).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return "", false, nil
 	}
@@ -124,7 +124,7 @@ func (s *Store) VerifyToken(ctx context.Context, secret string) (string, bool, e
 	}
 	if last, ok := s.lastUse.Load(t.Name); !ok || time.Since(last.(time.Time)) > lastUseInterval {
 		s.lastUse.Store(t.Name, time.Now())
-		if err := s.db.WithContext(ctx).Model(&Token{}).Where("name = ?", t.Name).Update("last_used_at", now()).Error; err != nil {
+		if err := s.writer(ctx).Model(&Token{}).Where("name = ?", t.Name).Update("last_used_at", now()).Error; err != nil {
 			s.log.WarnContext(ctx, "token last use not recorded", "token", t.Name, "err", err)
 		}
 	}

@@ -84,7 +84,11 @@ func (v *viewCounter) giveBack(batch map[int64]int64) {
 	}
 }
 
-// startFlusher flushes every interval until Close.
+// purgeEvery is how often expired idempotency keys are deleted.
+const purgeEvery = 10 * time.Minute
+
+// startFlusher flushes the views every interval, and purges expired idempotency keys
+// every purgeEvery, until Close.
 func (s *Store) startFlusher(interval time.Duration) {
 	s.views.stop = make(chan struct{})
 	s.views.done = make(chan struct{})
@@ -92,12 +96,20 @@ func (s *Store) startFlusher(interval time.Duration) {
 		defer close(s.views.done)
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
+		purge := time.NewTicker(purgeEvery)
+		defer purge.Stop()
 		for {
 			select {
 			case <-tick.C:
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				if err := s.FlushViews(ctx); err != nil {
 					s.log.Warn("flushing article views failed; will retry", "err", err)
+				}
+				cancel()
+			case <-purge.C:
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := s.purgeIdempotencyKeys(ctx); err != nil {
+					s.log.Warn("purging idempotency keys failed; will retry", "err", err)
 				}
 				cancel()
 			case <-s.views.stop:
