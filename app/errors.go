@@ -103,7 +103,10 @@ func writeUnavailable(c *gin.Context, err error) {
 // unavailableDetail says why the database cannot serve: to a client of the API, or to
 // whoever asks /readyz (an operator, a balancer), who can mend it.
 func unavailableDetail(err error, readiness bool) string {
+	var refused *store.RefusedError
 	switch {
+	case errors.As(err, &refused) && readiness:
+		return "the database does not answer: " + refused.Error()
 	case errors.Is(err, store.ErrStorageFull) && readiness:
 		return "the database cannot write: its storage is full"
 	case errors.Is(err, store.ErrStorageFull):

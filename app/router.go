@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ type Options struct {
 	StallTimeout time.Duration
 	// WriteTimeout is the server's: no answer is written past it.
 	WriteTimeout time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For or Forwarded header names the
+	// client (for logs, spans and the rate limit); from others they are ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is zero.
@@ -126,8 +130,8 @@ func NewHandler(opts Options) (*Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// The client address is the peer's: X-Forwarded-For from anyone would let a client
-	// choose the address it is logged (and, later, rate limited) under.
+	// Gin believes no forwarding header: the client address is the peer's, which
+	// clientAddress replaces for trusted proxies only.
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, fmt.Errorf("gin trusted proxies: %w", err)
 	}
@@ -137,7 +141,7 @@ func NewHandler(opts Options) (*Handler, error) {
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, newProblem(http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", c.Request.Method, c.Request.URL.Path)))
 	})
-	r.Use(securityHeaders)
+	r.Use(clientAddress(opts.TrustedProxies), securityHeaders, trackPools)
 	r.Use(opts.Middleware...)
 	if opts.RateLimit > 0 {
 		r.Use(newClientLimiter(opts.RateLimit, opts.RateBurst).middleware)

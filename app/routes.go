@@ -8,6 +8,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/gin-gonic/gin"
+
+	"github.com/articlesd/articlesd/store"
 )
 
 // Routes is the table of everything the handler serves, made once: the operations of the
@@ -86,6 +88,16 @@ func (r *Routes) operation(c *gin.Context) *routers.Route {
 
 // Principal returns the name of the API token that authenticated the request, or "".
 func (r *Routes) Principal(c *gin.Context) string { return principal(c.Request.Context()) }
+
+// Pools names the database pools that served the request (see store.PoolsUsed).
+func (r *Routes) Pools(c *gin.Context) string { return store.PoolsUsed(c.Request.Context()) }
+
+// trackPools makes the store record which of its pools serve the request.
+func trackPools(c *gin.Context) {
+	ctx, _ := store.WithPoolUse(c.Request.Context())
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+}
 
 type principalKey struct{}
 

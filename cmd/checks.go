@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -131,4 +132,48 @@ func checkRate(_ string, _ any, c Config) error {
 		return errors.New("rate-limit and rate-burst must not be negative")
 	}
 	return nil
+}
+
+func checkReadDatabase(key string, v any, c Config) error {
+	raw := v.(string)
+	if raw == "" {
+		return nil
+	}
+	loc, err := store.ParseURL(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	primary, _ := store.ParseURL(c.DatabaseURL)
+	if loc.Dialect != store.Postgres || primary.Dialect != store.Postgres {
+		return fmt.Errorf("%s: read replicas are PostgreSQL's, beside a PostgreSQL database-url", key)
+	}
+	return nil
+}
+
+func checkProxies(key string, v any, _ Config) error {
+	_, err := parseProxies(v.(string))
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	return nil
+}
+
+// parseProxies reads a comma-separated list of addresses (one host each) and CIDRs.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR such as 10.0.0.0/8", item)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -19,6 +19,7 @@ import (
 type Config struct {
 	Addr              string        `mapstructure:"addr"`
 	DatabaseURL       string        `mapstructure:"database-url"`
+	DatabaseReadURL   string        `mapstructure:"database-read-url"`
 	LogLevel          string        `mapstructure:"log-level"`
 	AutoMigrate       bool          `mapstructure:"auto-migrate"`
 	ShutdownTimeout   time.Duration `mapstructure:"shutdown-timeout"`
@@ -48,6 +49,7 @@ type Config struct {
 	RequireIfMatch bool    `mapstructure:"require-if-match"`
 	RateLimit      float64 `mapstructure:"rate-limit"`
 	RateBurst      int     `mapstructure:"rate-burst"`
+	TrustedProxies string  `mapstructure:"trusted-proxies"`
 
 	RequestTimeout time.Duration `mapstructure:"request-timeout"`
 }

@@ -100,7 +100,8 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if loc.Dialect == store.SQLite {
 		log.Info("using the embedded database", "path", loc.DSN)
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, TracerProvider: tel.TracerProvider, Logger: log, Serving: true})
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxOpenConns: cfg.DBMaxConns, TracerProvider: tel.TracerProvider,
+		Logger: log, Serving: true, ReadURL: cfg.DatabaseReadURL})
 	if err != nil {
 		return err
 	}
@@ -126,11 +127,13 @@ func runServe(ctx context.Context, cfg Config, build BuildInfo, logOut io.Writer
 	if err != nil {
 		return err
 	}
+	proxies, _ := parseProxies(cfg.TrustedProxies) // checked by Validate
 	opts := app.Options{
 		Store: st, Logger: log, MaxBodyBytes: cfg.MaxBodyBytes,
 		Routes: routes, Middleware: tel.Middleware(routes), TracerProvider: tel.TracerProvider,
 		RequireIfMatch: cfg.RequireIfMatch, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst,
 		RequestTimeout: cfg.RequestTimeout, StallTimeout: cfg.WriteStallTimeout, WriteTimeout: cfg.WriteTimeout,
+		TrustedProxies: proxies,
 	}
 	if auth != nil {
 		opts.Auth = auth

@@ -48,6 +48,8 @@ var settings = []setting{
 	{key: "database-url", def: "", scope: everyCommand, secret: true, check: checkDatabase,
 		help: "postgres://… or host=… dbname=… for PostgreSQL, sqlite://PATH or empty for the embedded database at ./articlesd.db"},
 	{key: "log-level", def: "info", scope: everyCommand, check: checkLevel, help: "debug, info, warn or error"},
+	{key: "database-read-url", def: "", secret: true, check: checkReadDatabase,
+		help: "PostgreSQL read replicas (a multi-host URL with target_session_attrs=prefer-standby): listings, search, popular and reads by id go there; empty: the primary"},
 
 	{key: "addr", def: ":8080", help: "listen address", check: checkListen},
 	{key: "auto-migrate", def: true, help: "apply pending migrations before serving"},
@@ -85,6 +87,8 @@ var settings = []setting{
 	{key: "require-if-match", def: false, help: "answer 428 to PUT and DELETE without If-Match"},
 	{key: "rate-limit", def: 0.0, check: checkRate, help: "requests per second per client address; 0: no limit"},
 	{key: "rate-burst", def: 0, check: checkRate, help: "requests a client may burst above --rate-limit (default: the rate, at least 1)"},
+	{key: "trusted-proxies", def: "", check: checkProxies,
+		help: "comma-separated addresses or CIDRs of proxies whose X-Forwarded-For or Forwarded names the client (logs, rate limit); empty: the peer is the client"},
 }
 
 // defaults holds every key's default, so that each key is known to viper (and so read
@@ -182,7 +186,7 @@ func (c Config) String() string {
 // maskSecret masks the value of a secret setting: database settings keep all but their
 // passwords, tokens are masked whole.
 func maskSecret(key, value string) string {
-	if key == "database-url" {
+	if strings.HasSuffix(key, "-url") {
 		return store.Redact(value)
 	}
 	return "xxxxx"

@@ -290,7 +290,8 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	}
 	want := all[len(all)-1].Version
 	var have int
-	err = s.db.WithContext(ctx).Raw("SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have).Error
+	// The read pool: with read replicas, the store is ready on them alone (see Ready).
+	err = s.rdb.WithContext(ctx).Raw("SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have).Error
 	if err != nil && !schemaMissing(err) {
 		return fmt.Errorf("read schema version: %w", s.classify(err))
 	}

@@ -63,3 +63,12 @@ func (s *Store) writer(ctx context.Context) *gorm.DB {
 	markPool(ctx, PoolPrimary)
 	return s.db.WithContext(ctx)
 }
+
+// PoolsUsed names the pools that served the requests of a context made by WithPoolUse
+// ("" when none did, or the context has no PoolUse).
+func PoolsUsed(ctx context.Context) string {
+	if u, ok := ctx.Value(poolUseKey{}).(*PoolUse); ok {
+		return u.String()
+	}
+	return ""
+}

@@ -299,6 +299,9 @@ func connectError(loc Location, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(reason, "timeout") {
 		reason = "no answer (timed out): " + reason
 	}
+	if r := refusal(err); r != nil {
+		reason = r.Error()
+	}
 	if loc.Dialect == Postgres {
 		return fmt.Errorf("connect to postgres at %s: %s", Redact(loc.DSN), scrub(reason, loc.DSN))
 	}

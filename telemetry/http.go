@@ -32,6 +32,9 @@ type Routes interface {
 	Template(fullPath string) (template string, quiet, ok bool)
 	// Principal returns who made the request ("" for an anonymous one).
 	Principal(c *gin.Context) string
+	// Pools names the database pools that served the request, from a closed set
+	// ("primary", "replica", "primary+replica"; "" for none).
+	Pools(c *gin.Context) string
 }
 
 // routeOf returns the template and quietness of a request's route, Unmatched for none.
@@ -137,6 +140,10 @@ func (t *Telemetry) observe(c *gin.Context, routes Routes) {
 		}
 		t.Metrics.ObserveRequest(c.Request.Method, route, status, elapsed, traceID)
 	}
+	pools := routes.Pools(c)
+	if t.Metrics != nil && pools != "" {
+		t.Metrics.ObservePools(route, pools)
+	}
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:
@@ -150,7 +157,7 @@ func (t *Telemetry) observe(c *gin.Context, routes Routes) {
 	if !t.Logger.Enabled(ctx, level) {
 		return
 	}
-	var buf [11]slog.Attr
+	var buf [12]slog.Attr
 	attrs := buf[:0]
 	method := MethodLabel(c.Request.Method)
 	attrs = append(attrs, slog.String("method", method))
@@ -168,6 +175,9 @@ func (t *Telemetry) observe(c *gin.Context, routes Routes) {
 	)
 	if who := routes.Principal(c); who != "" {
 		attrs = append(attrs, slog.String("principal", who))
+	}
+	if pools != "" {
+		attrs = append(attrs, slog.String("db_pool", pools))
 	}
 	t.Logger.LogAttrs(ctx, level, "request", attrs...)
 }

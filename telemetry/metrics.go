@@ -21,6 +21,7 @@ type Metrics struct {
 	statuses     *prometheus.CounterVec
 	products     *prometheus.CounterVec
 	productTypes *boundedLabels
+	pools        *prometheus.CounterVec
 	spansDropped prometheus.Counter
 	log          *slog.Logger
 	reg          *prometheus.Registry
@@ -49,6 +50,10 @@ func newMetrics(reg *prometheus.Registry, log *slog.Logger) *Metrics {
 			Help: "Articles created, by their first tag (unknown when untagged).",
 		}, []string{"product_type"}),
 		productTypes: newBoundedLabels(maxProductTypes, OtherProductType),
+		pools: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "articlesd_requests_by_db_pool_total",
+			Help: "Requests by the database pools that served them (primary, replica, primary+replica), by route template.",
+		}, []string{"endpoint", "pool"}),
 		spansDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "articlesd_trace_spans_dropped_total",
 			Help: "Spans dropped because the export queue was full or the collector failed.",
@@ -56,7 +61,7 @@ func newMetrics(reg *prometheus.Registry, log *slog.Logger) *Metrics {
 		log: log,
 		reg: reg,
 	}
-	reg.MustRegister(m.requests, m.latency, m.statuses, m.products, m.spansDropped)
+	reg.MustRegister(m.requests, m.latency, m.statuses, m.products, m.pools, m.spansDropped)
 	return m
 }
 
@@ -77,6 +82,18 @@ func (m *Metrics) ObserveRequest(method, endpoint string, status int, d time.Dur
 		h.Observe(d.Seconds())
 	}
 	m.statuses.WithLabelValues(code).Inc()
+}
+
+// poolLabels are the pool label's closed set.
+var poolLabels = map[string]bool{"primary": true, "replica": true, "primary+replica": true}
+
+// ObservePools counts a request under the database pools that served it; pools not of
+// the closed set are "other".
+func (m *Metrics) ObservePools(endpoint, pools string) {
+	if !poolLabels[pools] {
+		pools = "other"
+	}
+	m.pools.WithLabelValues(endpoint, pools).Inc()
 }
 
 // ArticleCreated counts a new article under its first tag (see maxProductTypes).

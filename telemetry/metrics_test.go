@@ -77,6 +77,17 @@ func TestLabelsFromClosedSets(t *testing.T) {
 	if got := counter(t, fams, "product_count_total", map[string]string{"product_type": telemetry.OtherProductType}); got != tags-100 {
 		t.Errorf("product_count_total{other} = %v, want %d", got, tags-100)
 	}
+	// Without read replicas every request that reached the database used the primary.
+	for _, m := range fams["articlesd_requests_by_db_pool_total"].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "pool" && lp.GetValue() != "primary" {
+				t.Errorf("articlesd_requests_by_db_pool_total has a series for pool %q", lp.GetValue())
+			}
+		}
+	}
+	if got := counter(t, fams, "articlesd_requests_by_db_pool_total", map[string]string{"endpoint": "/articles", "pool": "primary"}); got != tags {
+		t.Errorf("articlesd_requests_by_db_pool_total{/articles, primary} = %v, want %d (the creates)", got, tags)
+	}
 	// The log line keeps a bounded prefix of an invented method, never all of it.
 	if strings.Contains(logs.String(), fmt.Sprintf("M%031d", 0)+"0") {
 		t.Errorf("a log line holds more than 32 bytes of an invented method")

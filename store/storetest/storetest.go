@@ -83,6 +83,9 @@ func URL(t testing.TB, d store.Dialect) string {
 // RequirePostgres reports whether PostgreSQL tests must run (fail rather than skip).
 func RequirePostgres() bool { return Postgres.Required() }
 
+// AdminURL is the URL of the PostgreSQL database the test databases are made from.
+func AdminURL() string { return adminURL() }
+
 func adminURL() string {
 	if u := os.Getenv("ARTICLESD_TEST_DATABASE_URL"); u != "" {
 		return u
