@@ -13,7 +13,8 @@ import (
 var testOnlyModules = []string{
 	"github.com/moby/buildkit", "github.com/compose-spec/compose-go/v2", "github.com/prometheus/prometheus",
 	"github.com/chromedp/chromedp", "github.com/rhysd/actionlint", "github.com/oapi-codegen/oapi-codegen/v2",
-	"github.com/go-logfmt/logfmt",
+	"github.com/go-logfmt/logfmt", "helm.sh/helm/v3", "k8s.io/api", "k8s.io/apimachinery",
+	"github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring",
 }
 
 func TestBinaryImportsNoTestTool(t *testing.T) {
