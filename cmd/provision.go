@@ -18,7 +18,7 @@ import (
 
 // stackDirs are the top-level directories provision-grafana owns inside --out: files
 // there that it does not write are stale and removed (or reported by --check).
-var stackDirs = []string{"alloy", "grafana", "loki", "prometheus", "promtail", "tempo"}
+var stackDirs = []string{"alloy", "grafana", "haproxy", "loki", "prometheus", "promtail", "tempo"}
 
 func newProvisionCommand() *cobra.Command {
 	def := embedded.DefaultStackParams()
@@ -27,10 +27,11 @@ func newProvisionCommand() *cobra.Command {
 	var check bool
 	c := &cobra.Command{
 		Use:   "provision-grafana",
-		Short: "Write the observability stack's configuration (Grafana, Prometheus, Loki, Promtail, Alloy, Tempo)",
+		Short: "Write the observability stack's configuration (Grafana, Prometheus, Loki, Promtail, Alloy, Tempo, HAProxy)",
 		Long: `provision-grafana writes every configuration file of the observability stack that
 docker-compose.yml runs: Grafana's datasources, dashboard provider and dashboards,
-prometheus.yml with its alert rules, and the Loki, Promtail, Alloy and Tempo configs.
+prometheus.yml with its alert rules, the Loki, Promtail, Alloy and Tempo configs, and
+the HAProxy config of the scaled deployment (docker compose --profile scale).
 They are carried by this binary, so the binary is their one source of truth.
 
   articlesd provision-grafana --out DIR           write (atomically; unchanged files are left alone)
@@ -85,6 +86,9 @@ Addresses default to the docker compose service names; change them with the flag
 	f.StringVar(&p.Tempo, "tempo", def.Tempo, "host:port of Tempo's HTTP API (Grafana's datasource)")
 	f.StringVar(&p.LogDir, "log-dir", def.LogDir, "directory of articlesd's log files, as Promtail and Alloy see it")
 	f.StringVar(&p.StackDir, "stack-dir", def.StackDir, "where the written directory is mounted in the stack's containers")
+	f.StringSliceVar(&p.Replicas, "replicas", def.Replicas, "host:port of each articlesd replica behind HAProxy (and scraped by Prometheus); a DNS name stands for every address it has")
+	f.StringVar(&p.Balancer, "balancer", def.Balancer, "address HAProxy serves the API on")
+	f.StringVar(&p.BalancerStats, "balancer-stats", def.BalancerStats, "address of HAProxy's statistics page (/stats)")
 	return c
 }
 

@@ -26,6 +26,7 @@ func TestProvisionGrafana(t *testing.T) {
 		"grafana/dashboards/articles-traces.json",
 		"grafana/provisioning/dashboards/articlesd.yaml",
 		"grafana/provisioning/datasources/datasources.yaml",
+		"haproxy/haproxy.cfg",
 		"loki/loki.yaml",
 		"prometheus/alerts.yml",
 		"prometheus/prometheus.yml",
@@ -48,7 +49,7 @@ func TestProvisionGrafana(t *testing.T) {
 	}
 
 	out := mustRun(t, "provision-grafana", "--out", dir)
-	if out != "wrote "+dir+": 11 files, 11 changed\n" {
+	if out != "wrote "+dir+": 12 files, 12 changed\n" {
 		t.Fatalf("first write: %q", out)
 	}
 	for _, f := range wantFiles {
@@ -59,14 +60,14 @@ func TestProvisionGrafana(t *testing.T) {
 	}
 	before, _ := os.Stat(filepath.Join(dir, "prometheus/prometheus.yml"))
 	time.Sleep(10 * time.Millisecond)
-	if out := mustRun(t, "provision-grafana", "--out", dir); out != "wrote "+dir+": 11 files, 0 changed\n" {
+	if out := mustRun(t, "provision-grafana", "--out", dir); out != "wrote "+dir+": 12 files, 0 changed\n" {
 		t.Fatalf("second write: %q", out)
 	}
 	after, _ := os.Stat(filepath.Join(dir, "prometheus/prometheus.yml"))
 	if !after.ModTime().Equal(before.ModTime()) {
 		t.Error("an unchanged file was rewritten")
 	}
-	if out := mustRun(t, "provision-grafana", "--out", dir, "--check"); out != dir+" is up to date (11 files)\n" {
+	if out := mustRun(t, "provision-grafana", "--out", dir, "--check"); out != dir+" is up to date (12 files)\n" {
 		t.Fatalf("check: %q", out)
 	}
 
@@ -89,7 +90,7 @@ func TestProvisionGrafana(t *testing.T) {
 		t.Fatal("--check wrote a file")
 	}
 	// Writing mends all three; no temporary file is left behind.
-	if out := mustRun(t, "provision-grafana", "--out", dir); out != "wrote "+dir+": 11 files, 3 changed\n" {
+	if out := mustRun(t, "provision-grafana", "--out", dir); out != "wrote "+dir+": 12 files, 3 changed\n" {
 		t.Fatalf("mend: %q", out)
 	}
 	mustRun(t, "provision-grafana", "--out", dir, "--check")
@@ -116,6 +117,19 @@ func TestProvisionGrafana(t *testing.T) {
 	}
 	if _, _, err := run(t, "provision-grafana", "--out", dir, "--loki", "no-port"); err == nil || !strings.Contains(err.Error(), `loki address "no-port"`) {
 		t.Errorf("bad address: %v", err)
+	}
+	// The replicas behind HAProxy, and its addresses, come from the flags too.
+	out = mustRun(t, "provision-grafana", "--stdout", "haproxy/haproxy.cfg", "--replicas", "10.1.2.3:18081,10.1.2.4:18081", "--balancer", "127.0.0.1:18443", "--balancer-stats", "127.0.0.1:18404")
+	for _, want := range []string{"    server replica1 10.1.2.3:18081\n", "    server replica2 10.1.2.4:18081\n", "    bind 127.0.0.1:18443\n", "    bind 127.0.0.1:18404\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--stdout haproxy/haproxy.cfg with flags lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "server-template") || strings.Contains(out, "resolvers") {
+		t.Errorf("replicas given by address still resolve a name:\n%s", out)
+	}
+	if _, _, err := run(t, "provision-grafana", "--out", dir, "--replicas", "no-port"); err == nil || !strings.Contains(err.Error(), `replica address "no-port"`) {
+		t.Errorf("bad replica: %v", err)
 	}
 }
 

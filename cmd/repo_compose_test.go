@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -21,8 +22,15 @@ import (
 // itself, every profile enabled, .env read as compose reads it.
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
+	return loadComposeProfiles(t, "*")
+}
+
+// loadComposeProfiles loads docker-compose.yml as `docker compose --profile P ...` does
+// (no profile: as plain `docker compose up`).
+func loadComposeProfiles(t *testing.T, profiles ...string) *types.Project {
+	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
-		cli.WithWorkingDirectory(".."), cli.WithEnvFiles("../.env"), cli.WithDotEnv, cli.WithProfiles([]string{"*"}))
+		cli.WithWorkingDirectory(".."), cli.WithEnvFiles("../.env"), cli.WithDotEnv, cli.WithProfiles(profiles))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +63,7 @@ var pinnedTag = regexp.MustCompile(`^[a-z0-9./-]+:v?[0-9]+\.[0-9]+(\.[0-9]+)?([.
 
 func TestComposeFile(t *testing.T) {
 	p := loadCompose(t)
-	want := []string{"alloy", "articlesd", "grafana", "loki", "migrate", "postgres", "prometheus", "promtail", "provision", "tempo"}
+	want := []string{"alloy", "articlesd", "articlesd-replica", "grafana", "haproxy", "loki", "migrate", "postgres", "prometheus", "promtail", "provision", "tempo"}
 	if got := p.ServiceNames(); !slices.Equal(sortedCopy(got), want) {
 		t.Fatalf("services = %v, want %v", sortedCopy(got), want)
 	}
@@ -130,6 +138,9 @@ func TestComposeFile(t *testing.T) {
 		"promtail":   {"PROMTAIL_PORT:9080"},
 		"alloy":      {"ALLOY_PORT:12345"},
 		"tempo":      {"TEMPO_PORT:3200", "TEMPO_OTLP_GRPC_PORT:4317", "TEMPO_OTLP_HTTP_PORT:4318"},
+		"haproxy":    {"BALANCER_PORT:8080", "BALANCER_STATS_PORT:8404"},
+		// No host port: a published port could not be shared by the replicas of --scale.
+		"articlesd-replica": nil,
 	}
 	for name, specs := range wantPorts {
 		var got, want []string
@@ -145,6 +156,15 @@ func TestComposeFile(t *testing.T) {
 		}
 		if !slices.Equal(sortedCopy(got), sortedCopy(want)) {
 			t.Errorf("%s publishes %v, want %v (from .env)", name, got, want)
+		}
+	}
+	published := map[string]string{}
+	for name, s := range p.Services {
+		for _, pc := range s.Ports {
+			if other, dup := published[pc.Published]; dup {
+				t.Errorf("%s and %s both publish host port %s", other, name, pc.Published)
+			}
+			published[pc.Published] = name
 		}
 	}
 	for k, v := range map[string]string{"API_PORT": "8080", "PROMETHEUS_PORT": "9090", "PROMTAIL_PORT": "9080", "GRAFANA_PORT": "3001", "LOKI_PORT": "3100", "TEMPO_PORT": "3200", "TEMPO_OTLP_GRPC_PORT": "4317", "TEMPO_OTLP_HTTP_PORT": "4318"} {
@@ -269,4 +289,130 @@ func TestImageTagsConfirmed(t *testing.T) {
 			t.Errorf("%s: no pinned image found", file)
 		}
 	}
+}
+
+// TestComposeProfiles: plain `docker compose up` starts what it always did; each
+// profile only adds its own services.
+func TestComposeProfiles(t *testing.T) {
+	plain := []string{"alloy", "articlesd", "grafana", "loki", "migrate", "postgres", "prometheus", "provision", "tempo"}
+	for _, tc := range []struct {
+		profiles []string
+		want     []string
+	}{
+		{nil, plain},
+		{[]string{"promtail"}, append(slices.Clone(plain), "promtail")},
+		{[]string{"scale"}, append(slices.Clone(plain), "articlesd-replica", "haproxy")},
+	} {
+		p := loadComposeProfiles(t, tc.profiles...)
+		if got, want := sortedCopy(p.ServiceNames()), sortedCopy(tc.want); !slices.Equal(got, want) {
+			t.Errorf("docker compose %v: services %v, want %v", tc.profiles, got, want)
+		}
+	}
+}
+
+// TestComposeScaleProfile checks the scaled deployment: replicas of articlesd built like
+// the articlesd service, on the same database, with no host port, behind the pinned
+// HAProxy that reads the provisioned configuration, whose addresses (and Prometheus')
+// are the services' own.
+func TestComposeScaleProfile(t *testing.T) {
+	p := loadComposeProfiles(t, "scale")
+	api, replica, lb := p.Services["articlesd"], p.Services["articlesd-replica"], p.Services["haproxy"]
+	for name, s := range map[string]types.ServiceConfig{"articlesd-replica": replica, "haproxy": lb} {
+		if !slices.Equal(s.Profiles, []string{"scale"}) {
+			t.Errorf("%s profiles = %v, want [scale]", name, s.Profiles)
+		}
+		if s.Restart != "unless-stopped" {
+			t.Errorf("%s restart = %q, want unless-stopped", name, s.Restart)
+		}
+		if hc := s.HealthCheck; hc == nil || len(hc.Test) == 0 {
+			t.Errorf("%s has no healthcheck", name)
+		}
+	}
+
+	// The replicas: the articlesd image, its database and token, no migration of their own.
+	if replica.Image != api.Image || replica.Build == nil {
+		t.Errorf("articlesd-replica image %q (build %v), want articlesd's %q built from the Dockerfile", replica.Image, replica.Build != nil, api.Image)
+	}
+	if !slices.Equal(replica.Command, types.ShellCommand{"serve", "--auto-migrate=false"}) {
+		t.Errorf("articlesd-replica command = %v", replica.Command)
+	}
+	for _, key := range []string{"ARTICLESD_DATABASE_URL", "ARTICLESD_BOOTSTRAP_TOKEN", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"} {
+		a, r := api.Environment[key], replica.Environment[key]
+		if a == nil || r == nil || *a != *r {
+			t.Errorf("articlesd-replica %s differs from articlesd's", key)
+		}
+	}
+	// Only the compose network reaches the replicas, so trusting its private ranges
+	// trusts HAProxy's X-Forwarded-For and nobody outside.
+	if len(replica.Ports) != 0 {
+		t.Errorf("articlesd-replica publishes %v: anyone could then send it a trusted X-Forwarded-For", replica.Ports)
+	}
+	if v := replica.Environment[envVariable("trusted-proxies")]; v == nil {
+		t.Errorf("articlesd-replica does not trust HAProxy's X-Forwarded-For (%s unset)", envVariable("trusted-proxies"))
+	} else if prefixes, err := parseProxies(*v); err != nil || len(prefixes) == 0 {
+		t.Errorf("articlesd-replica %s=%q: %v", envVariable("trusted-proxies"), *v, err)
+	}
+	if n := replica.GetScale(); n < 2 || n > embedded.MaxResolvedReplicas {
+		t.Errorf("articlesd-replica runs %d replicas, want 2 to %d (HAProxy's slots)", n, embedded.MaxResolvedReplicas)
+	}
+	for _, dep := range []string{"migrate", "postgres"} {
+		if _, ok := replica.DependsOn[dep]; !ok {
+			t.Errorf("articlesd-replica does not wait for %s", dep)
+		}
+	}
+	// Docker waits this long after SIGTERM before SIGKILL: the drain and the stop.
+	drain := composeReplicaDrain(t, replica)
+	stop := defaults["shutdown-timeout"].(time.Duration)
+	if replica.StopGracePeriod == nil || time.Duration(*replica.StopGracePeriod) < drain+stop {
+		t.Errorf("articlesd-replica stop_grace_period %v, want at least the drain %s and --shutdown-timeout %s", replica.StopGracePeriod, drain, stop)
+	}
+
+	// HAProxy reads the provisioned file, after the replicas are up.
+	if !slices.Contains([]string(lb.Command), "/stack/haproxy/haproxy.cfg") {
+		t.Errorf("haproxy command %v does not read /stack/haproxy/haproxy.cfg", lb.Command)
+	}
+	if lb.DependsOn["articlesd-replica"].Condition != types.ServiceConditionHealthy {
+		t.Errorf("haproxy does not wait for the replicas to be healthy")
+	}
+
+	// The addresses provision-grafana writes by default are these services'.
+	def := embedded.DefaultStackParams()
+	replicaPort := ""
+	for _, r := range def.ReplicaList() {
+		if !r.Resolved {
+			t.Errorf("default replica %s is not the compose service's name", r.Addr())
+			continue
+		}
+		if _, ok := p.Services[r.Host]; !ok {
+			t.Errorf("default replica %s names no service of the scale profile", r.Addr())
+		}
+		replicaPort = r.Port
+	}
+	// The replicas listen where the image says (ARTICLESD_ADDR=:8080 in the Dockerfile).
+	if _, set := replica.Environment["ARTICLESD_ADDR"]; set || replicaPort != "8080" || slices.Contains([]string(replica.Command), "--addr") {
+		t.Errorf("the replicas listen on the image's :8080, HAProxy and Prometheus look for port %q", replicaPort)
+	}
+	targets := map[string]bool{}
+	for _, pc := range lb.Ports {
+		targets[strconv.Itoa(int(pc.Target))] = true
+	}
+	for _, addr := range []string{def.Balancer, def.BalancerStats} {
+		if _, port, _ := strings.Cut(addr, ":"); !targets[port] {
+			t.Errorf("HAProxy listens on %s, which the haproxy service does not publish (%v)", addr, lb.Ports)
+		}
+	}
+}
+
+// composeReplicaDrain is the --shutdown-drain the compose replicas run with.
+func composeReplicaDrain(t *testing.T, replica types.ServiceConfig) time.Duration {
+	t.Helper()
+	v := replica.Environment[envVariable("shutdown-drain")]
+	if v == nil {
+		return defaults["shutdown-drain"].(time.Duration)
+	}
+	d, err := time.ParseDuration(*v)
+	if err != nil {
+		t.Fatalf("articlesd-replica %s=%q: %v", envVariable("shutdown-drain"), *v, err)
+	}
+	return d
 }

@@ -12,9 +12,9 @@ import (
 const dashboardDir = "grafana/dashboards/"
 
 // grafanaVars are the values the dashboards' Grafana variables take when a query is
-// checked or run outside Grafana: the rate and range windows of a 1h dashboard and one
-// real route for the endpoint variable. Longer names come first, so that ${x} is
-// replaced before $x.
+// checked or run outside Grafana: the rate and range windows of a 1h dashboard, one
+// real route for the endpoint variable, and "All" (the variable's allValue) for the
+// instance variable. Longer names come first, so that ${x} is replaced before $x.
 var grafanaVars = strings.NewReplacer(
 	"${__rate_interval}", "1m",
 	"$__rate_interval", "1m",
@@ -24,6 +24,8 @@ var grafanaVars = strings.NewReplacer(
 	"$__range", "1h",
 	"${endpoint}", "/articles",
 	"$endpoint", "/articles",
+	"${instance}", ".+",
+	"$instance", ".+",
 )
 
 // unknownVar finds a Grafana variable that grafanaVars does not know.
@@ -47,12 +49,13 @@ type dashboardDatasource struct {
 
 // dashboardTarget is one query of a panel: expr for Prometheus and Loki, query for Tempo.
 type dashboardTarget struct {
-	Datasource *dashboardDatasource `json:"datasource"`
-	RefID      string               `json:"refId"`
-	Expr       *string              `json:"expr"`
-	Query      json.RawMessage      `json:"query"`
-	QueryType  string               `json:"queryType"`
-	Exemplar   bool                 `json:"exemplar"`
+	Datasource   *dashboardDatasource `json:"datasource"`
+	RefID        string               `json:"refId"`
+	Expr         *string              `json:"expr"`
+	Query        json.RawMessage      `json:"query"`
+	QueryType    string               `json:"queryType"`
+	Exemplar     bool                 `json:"exemplar"`
+	LegendFormat string               `json:"legendFormat"`
 }
 
 // dashboardPanel is a panel, or a row whose collapsed panels are in Panels.
@@ -80,6 +83,9 @@ type dashboardVariable struct {
 	Type       string               `json:"type"`
 	Datasource *dashboardDatasource `json:"datasource"`
 	Definition string               `json:"definition"`
+	Multi      bool                 `json:"multi"`
+	IncludeAll bool                 `json:"includeAll"`
+	AllValue   string               `json:"allValue"`
 }
 
 // dashboard is the part of a Grafana dashboard model that the checks read.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 )
@@ -920,4 +921,102 @@ func dsUIDList(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// instanceVar stands for $instance while a query is parsed, so that its matchers can be
+// told apart from any other regex.
+const instanceVar = "INSTANCE_VARIABLE"
+
+// articlesdSelectors returns the selectors of a PromQL query that read articlesd's own
+// metrics (not Tempo's generated ones), with $instance kept as instanceVar.
+func articlesdSelectors(expr string) ([]*parser.VectorSelector, error) {
+	q, err := SubstituteGrafanaVars(strings.NewReplacer("${instance}", instanceVar, "$instance", instanceVar).Replace(expr))
+	if err != nil {
+		return nil, err
+	}
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(q)
+	if err != nil {
+		return nil, err
+	}
+	var out []*parser.VectorSelector
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok && !strings.HasPrefix(vs.Name, "traces_") {
+			out = append(out, vs)
+		}
+		return nil
+	})
+	return out, nil
+}
+
+// TestDashboardsPerInstance: with several replicas (docker compose --profile scale)
+// every articlesd metric has one series per instance. The API dashboard has an instance
+// variable (every articlesd target Prometheus has, several or all), every query of
+// articlesd's metrics keeps to the instances chosen, and a row shows the instances side
+// by side: up, request rate and latency.
+func TestDashboardsPerInstance(t *testing.T) {
+	perInstance := map[string]bool{} // metric -> some panel shows it by instance
+	for path, d := range mustLoadDashboards(t) {
+		var instance *dashboardVariable
+		for i, v := range d.Templating.List {
+			if v.Name == "instance" {
+				instance = &d.Templating.List[i]
+			}
+		}
+		for _, p := range d.allPanels() {
+			for _, tg := range p.Targets {
+				if tg.Datasource == nil || tg.Datasource.Type != "prometheus" || tg.Expr == nil {
+					continue
+				}
+				sels, err := articlesdSelectors(*tg.Expr)
+				if err != nil {
+					t.Errorf("%s panel %q: %q: %v", path, p.Title, *tg.Expr, err)
+					continue
+				}
+				if len(sels) > 0 && instance == nil {
+					t.Errorf("%s panel %q reads articlesd's metrics, but the dashboard has no instance variable", path, p.Title)
+				}
+				for _, vs := range sels {
+					filtered := false
+					for _, m := range vs.LabelMatchers {
+						if m.Name == "instance" {
+							filtered = m.Type == labels.MatchRegexp && m.Value == instanceVar
+						}
+					}
+					if !filtered {
+						t.Errorf(`%s panel %q: %s in %q is not filtered by instance=~"$instance"`, path, p.Title, vs.Name, *tg.Expr)
+					}
+					if strings.Contains(tg.LegendFormat, "{{instance}}") {
+						perInstance[vs.Name] = true
+					}
+				}
+			}
+		}
+		if instance == nil {
+			continue
+		}
+		if instance.Type != "query" || instance.Definition != `label_values(up{job="articlesd"}, instance)` {
+			t.Errorf(`%s: variable instance is a %s of %q, want a query of label_values(up{job="articlesd"}, instance)`, path, instance.Type, instance.Definition)
+		}
+		if !instance.Multi || !instance.IncludeAll || instance.AllValue != ".+" {
+			t.Errorf("%s: variable instance: multi %v, includeAll %v, allValue %q; want several or all instances (.+)", path, instance.Multi, instance.IncludeAll, instance.AllValue)
+		}
+	}
+	for _, metric := range []string{"up", "request_count_total", "request_latency_seconds_bucket", "cpu_usage", "memory_usage"} {
+		if !perInstance[metric] {
+			t.Errorf("no panel shows %s per instance (a target with legend {{instance}})", metric)
+		}
+	}
+}
+
+func TestArticlesdSelectors(t *testing.T) {
+	sels, err := articlesdSelectors(`sum(rate(request_count_total{instance=~"$instance"}[1m])) / sum(rate(traces_spanmetrics_calls_total[1m])) + up{job="articlesd"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sels) != 2 || sels[0].Name != "request_count_total" || sels[1].Name != "up" {
+		t.Fatalf("selectors %v, want request_count_total and up", sels)
+	}
+	if _, err := articlesdSelectors(`rate(request_count_total{instance=~"$host"}[1m])`); err == nil {
+		t.Error("an unknown variable passed")
+	}
 }

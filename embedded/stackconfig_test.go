@@ -3,7 +3,9 @@ package embedded
 // Tests of the log and trace backends' configuration files (Loki, Promtail, Alloy,
 // Tempo). They check the rendered files against the key sets of the pinned versions,
 // so that a file written for an older release (a Tempo 2 block, a flat overrides map)
-// fails here rather than when a container refuses to start.
+// fails here rather than when a container refuses to start. Then the files of the
+// scaled deployment: HAProxy's, and Prometheus' discovery of the replicas (the HAProxy
+// file is also run through Debian's haproxy, cmd/haproxy_test.go).
 //
 // Pinned versions, as found in the upstream release notes and docs:
 //   grafana/loki     3.7.2  (release-notes/v3-7.md: 3.7.2 of 2026-05-13; `loki -health` since 3.7.0)
@@ -13,8 +15,12 @@ package embedded
 //   grafana/promtail 3.6.11 (its last image: scylladb/scylla-monitoring PR #2885; EOL 2026-03-02)
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +35,10 @@ var unusualParams = StackParams{
 	Tempo:      "traces.internal:3201",
 	LogDir:     "/srv/articlesd/logs",
 	StackDir:   "/etc/stack",
+
+	Replicas:      []string{"10.0.0.6:18081", "api-pool.internal:18082", "[fd00::7]:18081"},
+	Balancer:      "0.0.0.0:18443",
+	BalancerStats: "127.0.0.1:18404",
 }
 
 func renderStack(t *testing.T, p StackParams) map[string][]byte {
@@ -488,5 +498,327 @@ func TestScanAlloyRejectsBrokenFiles(t *testing.T) {
 	blocks, err := scanAlloy("// c { \n/* } */ loki.write \"a\" { url = \"}{\" }\n")
 	if err != nil || len(blocks) != 1 || blocks[0].kind != "loki.write" || blocks[0].label != "a" {
 		t.Errorf("scanAlloy mishandled comments or braces in strings: %v %+v", err, blocks)
+	}
+}
+
+// haproxyConfig is an HAProxy file cut into sections ("global", "backend articlesd"),
+// each a list of directives without comments or surrounding blanks.
+type haproxyConfig map[string][]string
+
+func parseHAProxy(t *testing.T, body []byte) haproxyConfig {
+	t.Helper()
+	cfg := haproxyConfig{}
+	section := ""
+	for i, line := range strings.Split(string(body), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		if line[0] != ' ' {
+			section = trimmed
+			if _, dup := cfg[section]; dup {
+				t.Errorf("haproxy.cfg:%d: section %q twice", i+1, section)
+			}
+			cfg[section] = nil
+			continue
+		}
+		if section == "" {
+			t.Fatalf("haproxy.cfg:%d: %q outside any section", i+1, trimmed)
+		}
+		cfg[section] = append(cfg[section], trimmed)
+	}
+	return cfg
+}
+
+// with returns the directives of a section that start with prefix.
+func (c haproxyConfig) with(section, prefix string) []string {
+	var out []string
+	for _, d := range c[section] {
+		if d == prefix || strings.HasPrefix(d, prefix+" ") {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// haproxyWords splits a directive into words, honouring single quotes (HAProxy's strong
+// quoting, which the error bodies use).
+func haproxyWords(d string) ([]string, error) {
+	var words []string
+	for d = strings.TrimSpace(d); d != ""; d = strings.TrimSpace(d) {
+		if d[0] == '\'' {
+			end := strings.IndexByte(d[1:], '\'')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated quote in %q", d)
+			}
+			words = append(words, d[1:end+1])
+			d = d[end+2:]
+			continue
+		}
+		end := strings.IndexAny(d, " \t")
+		if end < 0 {
+			end = len(d)
+		}
+		if strings.ContainsAny(d[:end], `'"\`) {
+			return nil, fmt.Errorf("quote or escape inside %q: only whole single-quoted words are expected", d[:end])
+		}
+		words = append(words, d[:end])
+		d = d[end:]
+	}
+	return words, nil
+}
+
+// TestHAProxyConfig checks what the scaled deployment relies on in HAProxy's file: the
+// addresses, the health check on /readyz, retries that never replay a request that
+// reached a replica unless it is a GET or HEAD, and HAProxy's own errors as problem
+// documents (with Retry-After for 502, 503 and 504).
+func TestHAProxyConfig(t *testing.T) {
+	const name = "haproxy/haproxy.cfg"
+	noReplicas := DefaultStackParams()
+	noReplicas.Replicas, noReplicas.Balancer, noReplicas.BalancerStats = nil, "", ""
+	for _, p := range []StackParams{DefaultStackParams(), unusualParams, noReplicas} {
+		cfg := parseHAProxy(t, stackFile(t, renderStack(t, p), name))
+		balancer, stats := p.Balancer, p.BalancerStats
+		if balancer == "" {
+			balancer, stats = DefaultStackParams().Balancer, DefaultStackParams().BalancerStats
+		}
+		for _, section := range []string{"global", "defaults", "frontend api", "backend articlesd", "frontend stats"} {
+			if _, ok := cfg[section]; !ok {
+				t.Fatalf("%s: no section %q", name, section)
+			}
+		}
+		if got := cfg.with("frontend api", "bind"); len(got) != 1 || got[0] != "bind "+balancer {
+			t.Errorf("%s: frontend api binds %v, want %s", name, got, balancer)
+		}
+		if got := cfg.with("frontend api", "default_backend"); len(got) != 1 || got[0] != "default_backend articlesd" {
+			t.Errorf("%s: frontend api sends to %v, want the backend articlesd", name, got)
+		}
+		if got := cfg.with("frontend stats", "bind"); len(got) != 1 || got[0] != "bind "+stats {
+			t.Errorf("%s: frontend stats binds %v, want %s", name, got, stats)
+		}
+		if got := cfg.with("frontend stats", "stats uri"); len(got) != 1 || got[0] != "stats uri /stats" {
+			t.Errorf("%s: stats page at %v, want /stats", name, got)
+		}
+		for _, admin := range []string{"stats admin", "stats socket"} {
+			if len(cfg.with("frontend stats", admin)) > 0 || len(cfg.with("global", admin)) > 0 {
+				t.Errorf("%s: %s: the statistics page is read-only", name, admin)
+			}
+		}
+
+		// Health: /readyz must answer 200, checked often enough to see a drain in time.
+		backend := "backend articlesd"
+		for _, want := range []string{
+			"option httpchk",
+			"http-check expect status 200",
+			"http-request disable-l7-retry unless METH_GET",
+		} {
+			if len(cfg.with(backend, want)) != 1 {
+				t.Errorf("%s: %s lacks %q", name, backend, want)
+			}
+		}
+		if got := cfg.with(backend, "http-check send"); len(got) != 1 || !strings.HasPrefix(got[0], "http-check send meth GET uri /readyz ") {
+			t.Errorf("%s: health check %v, want GET /readyz", name, got)
+		}
+		ds := cfg.with(backend, "default-server")
+		if len(ds) != 1 {
+			t.Fatalf("%s: %d default-server lines, want 1", name, len(ds))
+		}
+		dsWords := strings.Fields(ds[0])
+		for _, want := range []string{"check", "inter", "fastinter", "downinter", "fall", "rise"} {
+			if !slices.Contains(dsWords, want) {
+				t.Errorf("%s: default-server lacks %s: %s", name, want, ds[0])
+			}
+		}
+
+		// The servers: one per IP replica, a template per name (resolved by Docker's DNS).
+		var servers []string
+		for _, d := range cfg[backend] {
+			if strings.HasPrefix(d, "server ") || strings.HasPrefix(d, "server-template ") {
+				servers = append(servers, d)
+			}
+		}
+		var want []string
+		names := 0
+		for i, hp := range p.Replicas {
+			host, _, _ := net.SplitHostPort(hp)
+			if net.ParseIP(host) != nil {
+				want = append(want, fmt.Sprintf("server replica%d %s", i+1, hp))
+				continue
+			}
+			names++
+			want = append(want, fmt.Sprintf("server-template %s 1-%d %s resolvers docker init-addr none resolve-prefer ipv4", host, MaxResolvedReplicas, hp))
+		}
+		if !slices.Equal(servers, want) {
+			t.Errorf("%s: servers\n%s\nwant\n%s", name, strings.Join(servers, "\n"), strings.Join(want, "\n"))
+		}
+		if _, ok := cfg["resolvers docker"]; ok != (names > 0) {
+			t.Errorf("%s: resolvers section present %v, want it exactly when a replica is a name (%d)", name, ok, names)
+		}
+		if names > 0 && len(cfg.with("resolvers docker", "parse-resolv-conf")) != 1 {
+			t.Errorf("%s: the resolvers do not ask the container's DNS (parse-resolv-conf)", name)
+		}
+
+		// Retries: only on what cannot have been processed, on another replica each time.
+		if got := cfg.with("defaults", "retry-on"); !slices.Equal(got, []string{"retry-on conn-failure empty-response"}) {
+			t.Errorf("%s: %v, want retry-on conn-failure empty-response (nothing that a replica may have acted on)", name, got)
+		}
+		if got := cfg.with("defaults", "option redispatch"); !slices.Equal(got, []string{"option redispatch 1"}) {
+			t.Errorf("%s: %v, want option redispatch 1 (every retry on another replica)", name, got)
+		}
+		if got := cfg.with("defaults", "retries"); len(got) != 1 || got[0] == "retries 0" {
+			t.Errorf("%s: retries %v, want at least one", name, got)
+		}
+		for _, timeout := range []string{"connect", "client", "server", "http-request", "http-keep-alive", "queue", "check"} {
+			if len(cfg.with("defaults", "timeout "+timeout)) != 1 {
+				t.Errorf("%s: no timeout %s", name, timeout)
+			}
+		}
+
+		// HAProxy's own answers are problem documents.
+		errs := map[int]bool{}
+		for _, d := range cfg.with("defaults", "http-error") {
+			words, err := haproxyWords(d)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+				continue
+			}
+			var status int
+			var contentType, body string
+			headers := map[string]string{}
+			for i := 1; i+1 < len(words); i += 2 {
+				switch words[i] {
+				case "status":
+					status, _ = strconv.Atoi(words[i+1])
+				case "content-type":
+					contentType = words[i+1]
+				case "string":
+					body = words[i+1]
+				case "hdr":
+					if i+2 >= len(words) {
+						t.Fatalf("%s: %q: hdr without a value", name, d)
+					}
+					headers[words[i+1]] = words[i+2]
+					i++
+				default:
+					t.Errorf("%s: %q: unexpected %q", name, d, words[i])
+				}
+			}
+			if errs[status] {
+				t.Errorf("%s: http-error %d twice", name, status)
+			}
+			errs[status] = true
+			if contentType != "application/problem+json" {
+				t.Errorf("%s: http-error %d has content-type %q", name, status, contentType)
+			}
+			var doc struct {
+				Type, Title, Detail string
+				Status              int
+			}
+			if err := json.Unmarshal([]byte(body), &doc); err != nil {
+				t.Errorf("%s: http-error %d: body %q is not JSON: %v", name, status, body, err)
+			}
+			if doc.Type != "about:blank" || doc.Title != http.StatusText(status) || doc.Status != status || doc.Detail == "" {
+				t.Errorf("%s: http-error %d: body %+v is not the API's problem document for %d", name, status, doc, status)
+			}
+			if headers["Cache-Control"] != "no-store" {
+				t.Errorf("%s: http-error %d: Cache-Control %q, want no-store like the API's problems", name, status, headers["Cache-Control"])
+			}
+			retryAfter, hasRetry := headers["Retry-After"]
+			if wantRetry := status == 502 || status == 503 || status == 504; hasRetry != wantRetry {
+				t.Errorf("%s: http-error %d: Retry-After %q, want one exactly on 502, 503 and 504", name, status, retryAfter)
+			} else if n, err := strconv.Atoi(retryAfter); hasRetry && (err != nil || n < 1) {
+				t.Errorf("%s: http-error %d: Retry-After %q is not a positive number of seconds", name, status, retryAfter)
+			}
+		}
+		for _, status := range []int{400, 408, 500, 501, 502, 503, 504} {
+			if !errs[status] {
+				t.Errorf("%s: HAProxy's own %d is not a problem document (no http-error)", name, status)
+			}
+		}
+	}
+}
+
+func TestHAProxyWords(t *testing.T) {
+	got, err := haproxyWords(`http-error status 503 hdr Retry-After 5 string '{"a": "b c"}'`)
+	if want := []string{"http-error", "status", "503", "hdr", "Retry-After", "5", "string", `{"a": "b c"}`}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("got %q, %v; want %q", got, err, want)
+	}
+	for _, bad := range []string{`string '{"a"`, `string "{}"`, `string {\"a\"}`} {
+		if _, err := haproxyWords(bad); err == nil {
+			t.Errorf("%q passed", bad)
+		}
+	}
+}
+
+// TestPrometheusScrapesReplicas: job articlesd scrapes articlesd and every replica,
+// those given by name through DNS (each address a target), so that --scale is followed.
+func TestPrometheusScrapesReplicas(t *testing.T) {
+	const name = "prometheus/prometheus.yml"
+	noReplicas := DefaultStackParams()
+	noReplicas.Replicas = nil
+	for _, p := range []StackParams{DefaultStackParams(), unusualParams, noReplicas} {
+		doc := parseYAML(t, name, stackFile(t, renderStack(t, p), name))
+		jobs, _ := dig(t, name, doc, "scrape_configs").([]any)
+		var job map[string]any
+		for _, j := range jobs {
+			if m, _ := j.(map[string]any); m["job_name"] == "articlesd" {
+				job = m
+			}
+		}
+		if job == nil {
+			t.Fatalf("%s: no job articlesd", name)
+		}
+		wantTargets := []string{p.API}
+		var wantDNS []string
+		for _, hp := range p.Replicas {
+			host, port, _ := net.SplitHostPort(hp)
+			if net.ParseIP(host) != nil {
+				wantTargets = append(wantTargets, hp)
+			} else {
+				wantDNS = append(wantDNS, host+" A "+port)
+			}
+		}
+		statics, _ := job["static_configs"].([]any)
+		if len(statics) != 1 {
+			t.Fatalf("%s: %d static_configs in job articlesd, want 1", name, len(statics))
+		}
+		if got := strList(t, name, dig(t, name, statics, "0", "targets")); !slices.Equal(got, wantTargets) {
+			t.Errorf("%s: static targets %v, want %v", name, got, wantTargets)
+		}
+		sds, _ := job["dns_sd_configs"].([]any)
+		var gotDNS []string
+		for i := range sds {
+			names := strList(t, name, dig(t, name, sds, fmt.Sprint(i), "names"))
+			gotDNS = append(gotDNS, fmt.Sprintf("%s %v %v", strings.Join(names, ","), dig(t, name, sds, fmt.Sprint(i), "type"), dig(t, name, sds, fmt.Sprint(i), "port")))
+		}
+		if !slices.Equal(gotDNS, wantDNS) {
+			t.Errorf("%s: DNS discovery %v, want %v", name, gotDNS, wantDNS)
+		}
+	}
+}
+
+func TestStackParamsRejectBadReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		change func(*StackParams)
+		want   string
+	}{
+		{func(p *StackParams) { p.Replicas = []string{"no-port"} }, `replica address "no-port"`},
+		{func(p *StackParams) { p.Replicas = []string{":8080"} }, `replica address ":8080"`},
+		{func(p *StackParams) { p.Replicas = []string{"a:1", "a:2"} }, "a given twice"},
+		{func(p *StackParams) { p.Replicas = []string{"10.0.0.1:1", "10.0.0.1:1"} }, "given twice"},
+		{func(p *StackParams) { p.Replicas = []string{"a b:1"} }, `replica address "a b:1"`},
+		{func(p *StackParams) { p.Balancer = "8080" }, `balancer address "8080"`},
+		{func(p *StackParams) { p.BalancerStats = "x:1 y" }, `balancer-stats address "x:1 y"`},
+	} {
+		p := DefaultStackParams()
+		tc.change(&p)
+		if _, err := Stack(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error with %q", p, err, tc.want)
+		}
+	}
+	p := DefaultStackParams()
+	p.Replicas = []string{"10.0.0.1:1", "10.0.0.1:2", "[::1]:3"}
+	if _, err := Stack(p); err != nil {
+		t.Errorf("replicas on one host, different ports: %v", err)
 	}
 }
