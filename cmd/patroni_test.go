@@ -308,6 +308,11 @@ func TestPatroniFailover(t *testing.T) {
 	}
 	t.Logf("writes back after %.1f s (the longest stretch without a 201, %.1f s, ended at %s)", gapEnd.Sub(killAt).Seconds(), gap.Seconds(), patroniSince(killAt, gapEnd))
 
+	// 6. The read-replica rules, on the cluster after its failover: a read of an article
+	// right after its 201 finds it (a standby that has not replayed it yet sends the read
+	// on to the primary), and the pools that served each route are the documented ones.
+	patroniReplicaRules(t, base, apiAddrs)
+
 	final := cluster.state()
 	t.Logf("cluster at the end: %s", final)
 	t.Logf("summary: creates acknowledged %d (%d keys, %d tries, %d without an HTTP answer), replays %d (+%d while seeding), 503s seen %d, longest write gap %.1f s, reads done %d / failed %d, new leader %s elected %.1f s after the kill, total %s",
@@ -890,6 +895,88 @@ func patroniStored(t *testing.T, port int) patroniRows {
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatalf("read the articles on the new primary: %v", err)
+	}
+	return out
+}
+
+// patroniRYW is how many articles patroniReplicaRules creates and reads back at once.
+const patroniRYW = 40
+
+// patroniReplicaRules creates articles through the balancer and reads each back at once,
+// then a listing, a search and popular, and checks which pools served them on the three
+// articlesd: searches, popular and reads by id from the standbys (a read by id that
+// misses there is asked again of the primary: "primary+replica"), never the primary
+// alone; creates from the primary.
+func patroniReplicaRules(t *testing.T, base string, apiAddrs []string) {
+	t.Helper()
+	client := faultClient(10 * time.Second)
+	l := &patroniLoad{base: base}
+	before := patroniPools(t, apiAddrs)
+	for i := range patroniRYW {
+		c := newPatroniCreate("Patroni Read Your Writes", "ryw", i)
+		if !l.create(client, c) {
+			t.Fatalf("create after the failover: %s", c.failure)
+		}
+		a := patroniSend(client, http.MethodGet, base+"/articles/"+c.id, nil, "")
+		var got struct{ ID, Title string }
+		if a.err != nil || a.status != http.StatusOK || json.Unmarshal(a.body, &got) != nil || got.ID != c.id || got.Title != c.title {
+			t.Errorf("read of article %s right after its 201: %d %v %.300s", c.id, a.status, a.err, a.body)
+		}
+	}
+	for _, path := range []string{"/articles?author=Patroni%20Read%20Your%20Writes&limit=5", "/articles/search?query=failover", "/articles/popular?limit=5"} {
+		if a := patroniSend(client, http.MethodGet, base+path, nil, ""); a.err != nil || a.status != http.StatusOK {
+			t.Errorf("GET %s after the failover: %d %v %.300s", path, a.status, a.err, a.body)
+		}
+	}
+	served := patroniPools(t, apiAddrs)
+	for k, v := range before {
+		served[k] -= v
+	}
+	byID := served[[2]string{"/articles/{id}", "replica"}] + served[[2]string{"/articles/{id}", "primary+replica"}]
+	t.Logf("read-replica rules: %d creates each read back at once; reads by id served by the standbys %d, of which asked again of the primary (replication lag) %d; pools %v",
+		patroniRYW, byID, served[[2]string{"/articles/{id}", "primary+replica"}], served)
+	if byID != patroniRYW {
+		t.Errorf("%d reads by id went to the standbys, want all %d (%v)", byID, patroniRYW, served)
+	}
+	for _, route := range []string{"/articles/{id}", "/articles/search", "/articles/popular"} {
+		if n := served[[2]string{route, "primary"}]; n != 0 {
+			t.Errorf("%d requests to %s served by the primary alone: reads go to the standbys", n, route)
+		}
+	}
+	for _, route := range []string{"/articles/search", "/articles/popular"} {
+		if n := served[[2]string{route, "replica"}]; n != 1 {
+			t.Errorf("%d requests to %s served by the standbys, want 1", n, route)
+		}
+	}
+	// The creates (POST) and the listing (GET) share their route: the primary served the
+	// creates, the standbys the listing.
+	if p, r := served[[2]string{"/articles", "primary"}], served[[2]string{"/articles", "replica"}]; p != patroniRYW || r != 1 {
+		t.Errorf("/articles: %d served by the primary, %d by the standbys; want the %d creates and the 1 listing", p, r, patroniRYW)
+	}
+}
+
+// patroniPools sums articlesd_requests_by_db_pool_total of the articlesd at addrs, by
+// route and pool.
+func patroniPools(t *testing.T, addrs []string) map[[2]string]int {
+	t.Helper()
+	out := map[[2]string]int{}
+	for _, addr := range addrs {
+		fam := scrape(t, "http://"+addr)["articlesd_requests_by_db_pool_total"]
+		if fam == nil {
+			t.Fatalf("%s/metrics has no articlesd_requests_by_db_pool_total", addr)
+		}
+		for _, m := range fam.GetMetric() {
+			var k [2]string
+			for _, lp := range m.GetLabel() {
+				switch lp.GetName() {
+				case "endpoint":
+					k[0] = lp.GetValue()
+				case "pool":
+					k[1] = lp.GetValue()
+				}
+			}
+			out[k] += int(m.GetCounter().GetValue())
+		}
 	}
 	return out
 }
