@@ -150,18 +150,9 @@ type ListFilter struct {
 func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, error) {
 	a := newRow(in)
 	var err error
-	if s.dialect == Postgres {
-		// One statement, so one round trip and its own transaction: the article and its
-		// tags are stored together or not at all.
-		err = s.writer(ctx).Raw(`WITH a AS (
-				INSERT INTO articles (title, content, author, tags, version, created_at, updated_at, created_by)
-				VALUES (@title, @content, @author, @tags, 1, @at, @at, NULLIF(@by, '')) RETURNING id),
-			t AS (INSERT INTO article_tags (article_id, tag, created_at)
-				SELECT a.id, tag, @at FROM a, jsonb_array_elements_text(CAST(@tags AS jsonb)) AS tag)
-			SELECT id FROM a`,
-			sql.Named("title", a.Title), sql.Named("content", a.Content), sql.Named("author", a.Author),
-			sql.Named("tags", a.Tags), sql.Named("at", a.CreatedAt), sql.Named("by", a.CreatedBy)).
-			Scan(&a.ID).Error
+	if s.pg != nil {
+		markPool(ctx, PoolPrimary)
+		err = s.createArticlePG(ctx, &a)
 	} else {
 		err = s.writer(ctx).Transaction(func(tx *gorm.DB) error {
 			if err := tx.Create(&a).Error; err != nil {
@@ -206,11 +197,16 @@ func insertTags(tx *gorm.DB, articles []Article) error {
 // replicas do not have (yet: replication lags) is looked for on the primary, so that a
 // client always reads the article it was just told was created.
 func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
-	a, err := s.getArticle(s.reader(ctx), id)
-	if errors.Is(err, ErrNotFound) && s.readPool == PoolReplica {
-		a, err = s.getArticle(s.writer(ctx), id)
+	if s.pg != nil {
+		markPool(ctx, s.readPool)
+		a, err := s.getArticlePG(ctx, s.rpg, id)
+		if errors.Is(err, ErrNotFound) && s.readPool == PoolReplica {
+			markPool(ctx, PoolPrimary)
+			a, err = s.getArticlePG(ctx, s.pg, id)
+		}
+		return a, err
 	}
-	return a, err
+	return s.getArticle(s.reader(ctx), id)
 }
 
 func (s *Store) getArticle(db *gorm.DB, id int64) (Article, error) {
