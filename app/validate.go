@@ -28,10 +28,25 @@ type validator struct {
 	routes       *Routes
 	maxBodyBytes int64
 	tracer       trace.Tracer
+	// bodyChecks are the compiled checks of the operations' application/json bodies,
+	// where the schema allows one (see bodyCheck).
+	bodyChecks map[*openapi3.Operation]bodyCheck
 }
 
 func newValidator(routes *Routes, maxBodyBytes int64, tracer trace.Tracer) *validator {
-	return &validator{routes: routes, maxBodyBytes: maxBodyBytes, tracer: tracer}
+	v := &validator{routes: routes, maxBodyBytes: maxBodyBytes, tracer: tracer, bodyChecks: map[*openapi3.Operation]bodyCheck{}}
+	for _, route := range routes.operations {
+		rb := route.Operation.RequestBody
+		if rb == nil || rb.Value == nil {
+			continue
+		}
+		if mt := rb.Value.Content.Get("application/json"); mt != nil {
+			if check, ok := compileBodyCheck(mt.Schema); ok {
+				v.bodyChecks[route.Operation] = check
+			}
+		}
+	}
+	return v
 }
 
 func (v *validator) middleware(c *gin.Context) {
@@ -59,9 +74,16 @@ func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) 
 	if p, bad := checkQuery(req.URL, route.Operation); bad {
 		return p, true
 	}
+	checked := false
 	if route.Operation.RequestBody != nil {
-		if p, bad := v.readBody(c); bad {
+		body, p, bad := v.readBody(c)
+		if bad {
 			return p, true
+		}
+		// A body its compiled check accepts is valid: the document's validator, which
+		// would decode it again and walk its schema, skips it.
+		if check := v.bodyChecks[route.Operation]; check != nil && body.mediaType == "application/json" && check(body.value) {
+			checked = true
 		}
 	}
 	pathParams := make(map[string]string, len(c.Params))
@@ -77,6 +99,7 @@ func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) 
 		// (with 10,000 parameters, one past Go's limit, it read none of them and listed
 		// every article). Handlers apply the defaults themselves.
 		SkipSettingDefaults: true,
+		ExcludeRequestBody:  checked,
 	}
 	opts.WithCustomSchemaErrorFunc(schemaMessage)
 	err := openapi3filter.ValidateRequest(ctx, &openapi3filter.RequestValidationInput{
@@ -150,58 +173,67 @@ func checkQuery(u *url.URL, op *openapi3.Operation) (Problem, bool) {
 	return Problem{}, false
 }
 
+// jsonBody is a request body as readBody read it: its media type and, when it is one
+// JSON value, that value decoded (nil when it is not JSON: the validator words why).
+type jsonBody struct {
+	mediaType string
+	value     any
+}
+
 // readBody reads the request body within the size limit, checks its media type and
 // encoding, and leaves it readable again for the validator and the handler.
-func (v *validator) readBody(c *gin.Context) (Problem, bool) {
+func (v *validator) readBody(c *gin.Context) (jsonBody, Problem, bool) {
 	req := c.Request
 	if req.Body == nil || req.Body == http.NoBody {
-		return newProblem(http.StatusBadRequest, "a JSON request body is required"), true
+		return jsonBody{}, newProblem(http.StatusBadRequest, "a JSON request body is required"), true
 	}
 	tooBig := newProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", v.maxBodyBytes))
 	if req.ContentLength > v.maxBodyBytes {
 		// Declared too large: answer now rather than wait for a body we would refuse.
-		return tooBig, true
+		return jsonBody{}, tooBig, true
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, req.Body, v.maxBodyBytes))
 	if err != nil {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return tooBig, true
+			return jsonBody{}, tooBig, true
 		}
-		return newProblem(http.StatusBadRequest, "the request body could not be read"), true
+		return jsonBody{}, newProblem(http.StatusBadRequest, "the request body could not be read"), true
 	}
 	req.Body = io.NopCloser(bytes.NewReader(data))
 	if len(bytes.TrimSpace(data)) == 0 {
-		return newProblem(http.StatusBadRequest, "a JSON request body is required"), true
+		return jsonBody{}, newProblem(http.StatusBadRequest, "a JSON request body is required"), true
 	}
 	mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return newProblem(http.StatusUnsupportedMediaType, "the request body must be application/json"), true
+		return jsonBody{}, newProblem(http.StatusUnsupportedMediaType, "the request body must be application/json"), true
 	}
 	if !utf8.Valid(data) {
-		return newProblem(http.StatusBadRequest, "the request body is not valid UTF-8"), true
+		return jsonBody{}, newProblem(http.StatusBadRequest, "the request body is not valid UTF-8"), true
 	}
-	return checkJSON(data)
+	value, p, bad := checkJSON(data)
+	return jsonBody{mediaType: mt, value: value}, p, bad
 }
 
 // checkJSON rejects what the validator's decoder would let through: data after the
 // first JSON value (it reads one value and stops) and NUL characters in strings (which
-// PostgreSQL text cannot hold, so one database would refuse what the other stores).
-func checkJSON(data []byte) (Problem, bool) {
+// PostgreSQL text cannot hold, so one database would refuse what the other stores). It
+// returns the value decoded, or nil when the data is not JSON.
+func checkJSON(data []byte) (any, Problem, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return Problem{}, false // the validator words the syntax error
+		return nil, Problem{}, false // the validator words the syntax error
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return newProblem(http.StatusBadRequest, "the request does not match the API description",
+		return nil, newProblem(http.StatusBadRequest, "the request does not match the API description",
 			bodyError("", "malformed JSON: data after the JSON value")), true
 	}
 	if path, found := findNUL(v, ""); found {
-		return newProblem(http.StatusBadRequest, "the request does not match the API description",
+		return nil, newProblem(http.StatusBadRequest, "the request does not match the API description",
 			bodyError(path, "must not contain the NUL character")), true
 	}
-	return Problem{}, false
+	return v, Problem{}, false
 }
 
 // findNUL returns the dotted path of the first string (or key) holding U+0000.
