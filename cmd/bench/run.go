@@ -256,6 +256,10 @@ func (sr *scenarioRun) againstPgbench(ctx context.Context, s scenario) error {
 		}
 	}
 	sr.add(ceiling)
+	last, err := sr.lastID(ctx)
+	if err != nil {
+		return err
+	}
 	r, err := sr.load(ctx, s, "articlesd", sr.base)
 	if err != nil {
 		return err
@@ -264,5 +268,36 @@ func (sr *scenarioRun) againstPgbench(ctx context.Context, s scenario) error {
 		r.ratio = fmt.Sprintf("req/s %.2f× pgbench tps", r.reqPerSec/ceiling.reqPerSec)
 	}
 	sr.add(r)
+	return sr.removeCreated(ctx, last)
+}
+
+// lastID is the highest article id in the database: every article a create scenario
+// makes gets a higher one.
+func (sr *scenarioRun) lastID(ctx context.Context) (int64, error) {
+	conn, err := pgx.ConnectConfig(ctx, sr.pgCfg)
+	if err != nil {
+		return 0, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var last int64
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM articles`).Scan(&last); err != nil {
+		return 0, fmt.Errorf("highest article id: %w", err)
+	}
+	return last, nil
+}
+
+// removeCreated deletes the articles made after the one with id last (their tags and
+// view counts go with them), so that runs do not grow the data set.
+func (sr *scenarioRun) removeCreated(ctx context.Context, last int64) error {
+	conn, err := pgx.ConnectConfig(ctx, sr.pgCfg)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tag, err := conn.Exec(ctx, `DELETE FROM articles WHERE id > $1`, last)
+	if err != nil {
+		return fmt.Errorf("remove the articles the create scenario made: %w", err)
+	}
+	fmt.Fprintf(sr.out, "removed the %d articles the create scenario made\n", tag.RowsAffected())
 	return nil
 }

@@ -103,6 +103,21 @@ func TestBenchSmoke(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^- seed: seeded 10000 articles`).MatchString(report) {
 		t.Error("no seed line saying 10000 articles were seeded")
 	}
+	// The creates are removed again: the database holds the seeded articles, no more.
+	m := regexp.MustCompile(`(?m)^removed the ([0-9]+) articles the create scenario made$`).FindStringSubmatch(report)
+	if m == nil {
+		t.Error("no line saying the create scenario's articles were removed")
+	} else if n, _ := strconv.Atoi(m[1]); n <= 0 {
+		t.Errorf("removed %d articles, want the create scenario's", n)
+	}
+	st, err := store.Open(ctx, dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.CountArticles(ctx); err != nil || n != 10000 {
+		t.Errorf("%d articles after the bench (%v), want the 10000 seeded", n, err)
+	}
 
 	// Every child process has ended (and was waited for) when bench returns.
 	pids := regexp.MustCompile(`(articlesd|limitsrv) \(pid ([0-9]+)\)`).FindAllStringSubmatch(report, -1)
