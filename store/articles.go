@@ -150,7 +150,7 @@ type ListFilter struct {
 func (s *Store) CreateArticle(ctx context.Context, in NewArticle) (Article, error) {
 	a := newRow(in)
 	var err error
-	if s.pg != nil {
+	if s.dialect == Postgres {
 		markPool(ctx, PoolPrimary)
 		err = s.createArticlePG(ctx, &a)
 	} else {
@@ -197,12 +197,16 @@ func insertTags(tx *gorm.DB, articles []Article) error {
 // replicas do not have (yet: replication lags) is looked for on the primary, so that a
 // client always reads the article it was just told was created.
 func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
-	if s.pg != nil {
+	if s.dialect == Postgres {
 		markPool(ctx, s.readPool)
-		a, err := s.getArticlePG(ctx, s.rpg, id)
+		reads := s.sqlDB
+		if s.readSQL != nil {
+			reads = s.readSQL
+		}
+		a, err := s.getArticlePG(ctx, reads, id)
 		if errors.Is(err, ErrNotFound) && s.readPool == PoolReplica {
 			markPool(ctx, PoolPrimary)
-			a, err = s.getArticlePG(ctx, s.pg, id)
+			a, err = s.getArticlePG(ctx, s.sqlDB, id)
 		}
 		return a, err
 	}

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 )
@@ -105,14 +105,11 @@ type Store struct {
 	rdb      *gorm.DB
 	readSQL  *sql.DB // rdb's, when it is not db's
 	readPool string  // what rdb is called in PoolUse: PoolReplica or PoolPrimary
-	// pg and rpg are the pgx pools under db and rdb on PostgreSQL (nil on SQLite): the
-	// reads of an article by id use them directly.
-	pg, rpg *pgxpool.Pool
-	dialect Dialect
-	loc     Location
-	tracer  trace.Tracer // of the statements run outside GORM; nil: none
-	log     *slog.Logger
-	views   *viewCounter
+	dialect  Dialect
+	loc      Location
+	tracer   trace.Tracer // of the statements run outside GORM; nil: none
+	log      *slog.Logger
+	views    *viewCounter
 
 	closeOnce sync.Once
 	lastUse   sync.Map    // token name → when its last use was last written
@@ -164,21 +161,18 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.SQLiteReaders <= 0 {
 		opts.SQLiteReaders = DefaultSQLiteReaders
 	}
-	var (
-		db    *gorm.DB
-		sqlDB *sql.DB
-		pg    *pgxpool.Pool
-	)
+	var dialector gorm.Dialector
 	switch loc.Dialect {
 	case Postgres:
 		dsn := withConnectTimeout(loc.DSN, opts.ConnectTimeout)
 		if opts.Serving {
 			dsn = withApplicationName(dsn, servingName())
 		}
-		db, sqlDB, pg, err = openPostgres(dsn, loc, opts)
+		dialector = postgres.Open(dsn)
 	case SQLite:
-		db, sqlDB, err = openPool(sqlite.Open(sqliteDSN(loc.DSN)), loc, opts)
+		dialector = sqlite.Open(sqliteDSN(loc.DSN))
 	}
+	db, sqlDB, err := openPool(dialector, loc, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +180,16 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	switch loc.Dialect {
+	case Postgres:
+		sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
+		sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	case SQLite:
 		sqlDB.SetMaxOpenConns(1)
 		sqlDB.SetMaxIdleConns(1)
 		sqlDB.SetConnMaxLifetime(0)
 	}
-	s := &Store{db: db, sqlDB: sqlDB, rdb: db, pg: pg, rpg: pg, readPool: PoolPrimary, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
+	s := &Store{db: db, sqlDB: sqlDB, rdb: db, readPool: PoolPrimary, dialect: loc.Dialect, loc: loc, log: opts.Logger, views: newViewCounter()}
 	if opts.TracerProvider != nil {
 		s.tracer = opts.TracerProvider.Tracer("github.com/articlesd/articlesd/store")
 	}
@@ -200,12 +198,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	// The writer first: its first connection puts a new file in WAL mode, which the
 	// readers then find.
 	if err := s.Ping(pingCtx); err != nil {
-		_ = s.closePools()
+		_ = sqlDB.Close()
 		return nil, connectError(loc, err)
 	}
 	if opts.ReadURL != "" {
 		if err := s.openReadReplicas(pingCtx, opts); err != nil {
-			_ = s.closePools()
+			_ = sqlDB.Close()
 			return nil, err
 		}
 	}
@@ -252,16 +250,18 @@ func (s *Store) openReadReplicas(ctx context.Context, opts Options) error {
 	if opts.Serving {
 		dsn = withApplicationName(dsn, servingName())
 	}
-	rdb, readSQL, rpg, err := openPostgres(dsn, loc, opts)
+	rdb, readSQL, err := openPool(postgres.Open(dsn), loc, opts)
 	if err != nil {
 		return fmt.Errorf("read replicas: %w", err)
 	}
+	readSQL.SetMaxOpenConns(opts.MaxOpenConns)
+	readSQL.SetMaxIdleConns(opts.MaxOpenConns)
+	readSQL.SetConnMaxIdleTime(5 * time.Minute)
 	if err := pingPool(ctx, readSQL); err != nil {
 		_ = readSQL.Close()
-		rpg.Close()
 		return fmt.Errorf("read replicas: %w", connectError(loc, err))
 	}
-	s.rdb, s.readSQL, s.rpg, s.readPool = rdb, readSQL, rpg, PoolReplica
+	s.rdb, s.readSQL, s.readPool = rdb, readSQL, PoolReplica
 	return nil
 }
 
@@ -460,12 +460,5 @@ func (s *Store) closePools() error {
 	if s.readSQL != nil {
 		rerr = s.readSQL.Close()
 	}
-	err := errors.Join(s.sqlDB.Close(), rerr)
-	if s.rpg != nil && s.rpg != s.pg {
-		s.rpg.Close()
-	}
-	if s.pg != nil {
-		s.pg.Close()
-	}
-	return err
+	return errors.Join(s.sqlDB.Close(), rerr)
 }
