@@ -159,3 +159,45 @@ func BenchmarkValidateCreate(b *testing.B) {
 		})
 	}
 }
+
+// TestPathCheckAgrees does for the operations whose only input is their path what
+// TestBodyCheckAgrees does for bodies: the same answer with the compiled path checks as
+// with the document's validator alone, for ids of every shape.
+func TestPathCheckAgrees(t *testing.T) {
+	routes, err := NewRoutes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := newValidator(routes, 1<<20, noop.NewTracerProvider().Tracer(""))
+	slow := newValidator(routes, 1<<20, noop.NewTracerProvider().Tracer(""))
+	slow.pathChecks = nil
+	get := routes.operations["GET /articles/:id"]
+	if get == nil || fast.pathChecks[get.Operation] == nil {
+		t.Fatalf("GET /articles/{id} has no compiled path check (%d operations have one)", len(fast.pathChecks))
+	}
+	for key, route := range routes.operations {
+		if _, ok := fast.pathChecks[route.Operation]; !ok {
+			continue
+		}
+		method, _, _ := strings.Cut(key, " ")
+		for _, id := range []string{"1", "42", "0", "-1", "abc", "1.5", "999999999999999999999", "é", " ", "%20", strings.Repeat("9", 300)} {
+			run := func(v *validator) (Problem, bool) {
+				c, _ := gin.CreateTestContext(httptest.NewRecorder())
+				c.Request = httptest.NewRequest(method, "/articles/x", nil)
+				c.Params = gin.Params{{Key: "id", Value: id}}
+				return v.check(c, route)
+			}
+			pf, badF := run(fast)
+			ps, badS := run(slow)
+			if badF != badS || !reflect.DeepEqual(pf, ps) {
+				t.Errorf("%s with id %q: compiled %v %+v, document %v %+v", key, id, badF, pf, badS, ps)
+			}
+		}
+	}
+	for key, route := range routes.operations {
+		op := route.Operation
+		if _, ok := fast.pathChecks[op]; ok && (op.RequestBody != nil || len(op.Parameters) != 1) {
+			t.Errorf("%s has a compiled path check but more inputs than its path", key)
+		}
+	}
+}

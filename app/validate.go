@@ -31,11 +31,24 @@ type validator struct {
 	// bodyChecks are the compiled checks of the operations' application/json bodies,
 	// where the schema allows one (see bodyCheck).
 	bodyChecks map[*openapi3.Operation]bodyCheck
+	// pathChecks are, for the operations whose only input is their path (no body, no
+	// query, header or cookie parameter), the compiled checks of each path parameter.
+	pathChecks map[*openapi3.Operation][]paramCheck
+}
+
+// paramCheck is the compiled check of one path parameter.
+type paramCheck struct {
+	name  string
+	check bodyCheck
 }
 
 func newValidator(routes *Routes, maxBodyBytes int64, tracer trace.Tracer) *validator {
-	v := &validator{routes: routes, maxBodyBytes: maxBodyBytes, tracer: tracer, bodyChecks: map[*openapi3.Operation]bodyCheck{}}
+	v := &validator{routes: routes, maxBodyBytes: maxBodyBytes, tracer: tracer,
+		bodyChecks: map[*openapi3.Operation]bodyCheck{}, pathChecks: map[*openapi3.Operation][]paramCheck{}}
 	for _, route := range routes.operations {
+		if checks, ok := compilePathChecks(route); ok {
+			v.pathChecks[route.Operation] = checks
+		}
 		rb := route.Operation.RequestBody
 		if rb == nil || rb.Value == nil {
 			continue
@@ -73,6 +86,9 @@ func (v *validator) check(c *gin.Context, route *routers.Route) (Problem, bool) 
 	req := c.Request
 	if p, bad := checkQuery(req.URL, route.Operation); bad {
 		return p, true
+	}
+	if checks, ok := v.pathChecks[route.Operation]; ok && pathValid(c, checks) {
+		return Problem{}, false
 	}
 	checked := false
 	if route.Operation.RequestBody != nil {
