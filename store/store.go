@@ -105,11 +105,15 @@ type Store struct {
 	rdb      *gorm.DB
 	readSQL  *sql.DB // rdb's, when it is not db's
 	readPool string  // what rdb is called in PoolUse: PoolReplica or PoolPrimary
-	dialect  Dialect
-	loc      Location
-	tracer   trace.Tracer // of the statements run outside GORM; nil: none
-	log      *slog.Logger
-	views    *viewCounter
+	// getStmt is, on SQLite, getArticleSQL prepared on the read pool: at its first use,
+	// since the schema may not exist when the store opens.
+	getStmt   atomic.Pointer[sql.Stmt]
+	prepareMu sync.Mutex
+	dialect   Dialect
+	loc       Location
+	tracer    trace.Tracer // of the statements run outside GORM; nil: none
+	log       *slog.Logger
+	views     *viewCounter
 
 	closeOnce sync.Once
 	lastUse   sync.Map    // token name → when its last use was last written
@@ -333,6 +337,8 @@ func sqliteReadDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "query_only(1)")
+	// Pages read through a memory map rather than a read system call each.
+	q.Add("_pragma", "mmap_size(268435456)")
 	q.Add("_txlock", "deferred")
 	return sqliteFile(path) + "?" + q.Encode()
 }
@@ -457,6 +463,9 @@ func (s *Store) Close() error {
 
 func (s *Store) closePools() error {
 	var rerr error
+	if st := s.getStmt.Load(); st != nil {
+		_ = st.Close()
+	}
 	if s.readSQL != nil {
 		rerr = s.readSQL.Close()
 	}
