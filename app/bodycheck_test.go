@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -56,11 +57,11 @@ func TestBodyCheckAgrees(t *testing.T) {
 	add(valid)
 	for _, f := range fields {
 		for _, e := range edges {
-			m := clone(valid)
+			m := maps.Clone(valid)
 			m[f] = e
 			add(m)
 		}
-		m := clone(valid)
+		m := maps.Clone(valid)
 		delete(m, f)
 		add(m)
 	}
@@ -68,7 +69,7 @@ func TestBodyCheckAgrees(t *testing.T) {
 	for range 20000 {
 		// Mostly one or two fields off a valid body, so that many are valid and the
 		// others fail in one place or two.
-		m := clone(valid)
+		m := maps.Clone(valid)
 		for range 1 + rng.IntN(2) {
 			f := fields[rng.IntN(len(fields))]
 			if rng.IntN(5) == 0 {
@@ -112,14 +113,6 @@ func runCheck(v *validator, route *routers.Route, body []byte, contentType strin
 	req.Header.Set("Authorization", "Bearer x")
 	c.Request = req
 	return v.check(c, route)
-}
-
-func clone(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func make20(s string) []any {

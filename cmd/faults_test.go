@@ -676,18 +676,17 @@ func (c *childServer) base() string { return "http://" + c.addr }
 // startChild runs `articlesd serve` on a free local port and waits until /readyz says 200.
 func startChild(t *testing.T, bin, dbURL string) *childServer {
 	t.Helper()
-	c := &childServer{addr: freeAddr(t), out: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, "serve", "--addr", c.addr, "--database-url", dbURL,
-		"--shutdown-timeout", "10s", "--db-max-conns", "8")
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "ARTICLESD_") || strings.HasPrefix(name, "OTEL_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	c.cmd.Env = append(env, "ARTICLESD_BOOTSTRAP_TOKEN="+testToken)
+	return startServe(t, bin, freeAddr(t), 30*time.Second,
+		"--database-url", dbURL, "--shutdown-timeout", "10s", "--db-max-conns", "8")
+}
+
+// startServe runs `articlesd serve --addr addr` with args, in childEnv, and waits up to
+// limit until /readyz says 200. A cleanup kills it if it still runs.
+func startServe(t *testing.T, bin, addr string, limit time.Duration, args ...string) *childServer {
+	t.Helper()
+	c := &childServer{addr: addr, out: &syncBuffer{}, exited: make(chan struct{})}
+	c.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr}, args...)...)
+	c.cmd.Env = childEnv()
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start articlesd: %v", err)
@@ -705,16 +704,29 @@ func startChild(t *testing.T, bin, dbURL string) *childServer {
 		}
 	})
 	client := faultClient(2 * time.Second)
-	waitFor(t, 30*time.Second, "articlesd to be ready", func() bool {
+	waitFor(t, limit, "articlesd on "+addr+" to be ready", func() bool {
 		select {
 		case <-c.exited:
-			t.Fatalf("articlesd exited before it was ready: %v\n%s", c.err, c.out)
+			t.Fatalf("articlesd on %s exited before it was ready: %v\n%s", addr, c.err, c.out)
 		default:
 		}
 		r := faultDo(client, http.MethodGet, c.base(), "/readyz", nil)
 		return r.err == nil && r.status == http.StatusOK
 	})
 	return c
+}
+
+// childEnv is the environment of an articlesd child: this process's without its
+// ARTICLESD_ and OTEL_ settings, and with the bootstrap token testToken.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "ARTICLESD_") && !strings.HasPrefix(name, "OTEL_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "ARTICLESD_BOOTSTRAP_TOKEN="+testToken)
 }
 
 // waitExit waits for the child to exit and returns how it did.

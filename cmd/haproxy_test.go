@@ -17,7 +17,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -50,17 +49,26 @@ func requireHAProxy(t *testing.T) string {
 func testPorts(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
-	for port := 19000; port < 19100 && len(out) < n; port++ {
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		ln, err := net.Listen("tcp", addr)
+	for _, port := range freePorts(t, 19000, 19099, n) {
+		out = append(out, fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	return out
+}
+
+// freePorts returns n loopback ports of first..last that nothing listens on now.
+func freePorts(t *testing.T, first, last, n int) []int {
+	t.Helper()
+	var out []int
+	for port := first; port <= last && len(out) < n; port++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		ln.Close()
-		out = append(out, addr)
+		out = append(out, port)
 	}
 	if len(out) < n {
-		t.Fatalf("only %d free ports in 19000-19099, want %d", len(out), n)
+		t.Fatalf("only %d free ports in %d-%d, want %d", len(out), first, last, n)
 	}
 	return out
 }
@@ -386,44 +394,8 @@ func (b testBound) left(limit time.Duration) time.Duration {
 // (no migration of its own, the profile's drain), and waits until /readyz says 200.
 func startReplica(t *testing.T, b testBound, bin, dbURL, addr string, drain time.Duration) *childServer {
 	t.Helper()
-	c := &childServer{addr: addr, out: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, "serve", "--auto-migrate=false", "--addr", addr, "--database-url", dbURL,
+	return startServe(t, bin, addr, b.left(30*time.Second), "--auto-migrate=false", "--database-url", dbURL,
 		"--shutdown-drain", drain.String(), "--log-level", "warn", "--db-max-conns", "4")
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "ARTICLESD_") && !strings.HasPrefix(name, "OTEL_") {
-			env = append(env, kv)
-		}
-	}
-	c.cmd.Env = append(env, "ARTICLESD_BOOTSTRAP_TOKEN="+testToken)
-	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start articlesd: %v", err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.exited:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-		}
-	})
-	client := faultClient(2 * time.Second)
-	waitFor(t, b.left(30*time.Second), "articlesd on "+addr+" to be ready", func() bool {
-		select {
-		case <-c.exited:
-			t.Fatalf("articlesd on %s exited before it was ready: %v\n%s", addr, c.err, c.out)
-		default:
-		}
-		r := faultDo(client, http.MethodGet, c.base(), "/readyz", nil)
-		return r.err == nil && r.status == http.StatusOK
-	})
-	return c
 }
 
 // balancedLoad is a closed-loop load of reads and creates through HAProxy, counting

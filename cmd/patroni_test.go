@@ -62,7 +62,6 @@ import (
 	"fmt"
 	"io"
 	mathrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -517,19 +516,7 @@ func patroniTail(path string, n int) string {
 // patroniPorts returns n loopback ports of 19100-19299 that nothing listens on now.
 func patroniPorts(t *testing.T, n int) []int {
 	t.Helper()
-	var out []int
-	for port := 19100; port < 19300 && len(out) < n; port++ {
-		ln, err := net.Listen("tcp", patroniAddr(port))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		out = append(out, port)
-	}
-	if len(out) < n {
-		t.Fatalf("only %d free ports in 19100-19299, want %d", len(out), n)
-	}
-	return out
+	return freePorts(t, 19100, 19299, n)
 }
 
 func patroniAddr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
@@ -989,16 +976,7 @@ func patroniPools(t *testing.T, addrs []string) map[[2]string]int {
 // standbys, and waits until /readyz says 200.
 func (r *patroniRun) patroniChild(name, bin, addr, dbURL, readURL string) {
 	t := r.t
-	var env []string
-	for _, kv := range os.Environ() {
-		key, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(key, "ARTICLESD_") || strings.HasPrefix(key, "OTEL_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "ARTICLESD_BOOTSTRAP_TOKEN="+testToken)
-	p := r.start(name, false, env, bin, "serve", "--addr", addr,
+	p := r.start(name, false, childEnv(), bin, "serve", "--addr", addr,
 		"--database-url", dbURL, "--database-read-url", readURL,
 		"--auth", "on", "--trusted-proxies", "127.0.0.1", "--shutdown-timeout", "10s",
 		"--db-max-conns", "8", "--auto-migrate=true")

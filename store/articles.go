@@ -219,15 +219,22 @@ func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 // statement each time it runs: 17% of a read's CPU) and scanned by hand (GORM's query
 // building and reflective scanning cost a tenth).
 func (s *Store) getArticleSQLite(ctx context.Context, id int64) (Article, error) {
-	end := s.traceStatement(ctx, "row", "articles", getArticleSQL)
-	stmt, err := s.sqliteGetStmt(ctx)
-	if err != nil {
-		end(err, 0)
-		return Article{}, fmt.Errorf("get article %d: %w", id, s.classify(err))
-	}
+	return s.readArticle(ctx, getArticleSQL, id, func(dest ...any) error {
+		stmt, err := s.sqliteGetStmt(ctx)
+		if err != nil {
+			return err
+		}
+		return stmt.QueryRowContext(ctx, id).Scan(dest...)
+	})
+}
+
+// readArticle reads one article by id, in a span of its own: query runs the statement
+// text and scans its row into dest, in the order of selectArticle. No row is
+// ErrNotFound (pgx's ErrNoRows is database/sql's too).
+func (s *Store) readArticle(ctx context.Context, text string, id int64, query func(dest ...any) error) (Article, error) {
+	end := s.traceStatement(ctx, "row", "articles", text)
 	var a Article
-	err = stmt.QueryRowContext(ctx, id).
-		Scan(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Version, &a.CreatedAt, &a.UpdatedAt, &a.Views)
+	err := query(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Version, &a.CreatedAt, &a.UpdatedAt, &a.Views)
 	if errors.Is(err, sql.ErrNoRows) {
 		end(nil, 0)
 		return Article{}, ErrNotFound

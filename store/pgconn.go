@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -36,22 +35,11 @@ var getArticlePGSQL = "SELECT " + selectArticle("a") + " FROM articles a " + wit
 
 // getArticlePG reads one article by id through withPGConn.
 func (s *Store) getArticlePG(ctx context.Context, db *sql.DB, id int64) (Article, error) {
-	end := s.traceStatement(ctx, "row", "articles", getArticlePGSQL)
-	var a Article
-	err := withPGConn(ctx, db, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, getArticlePGSQL, id).
-			Scan(&a.ID, &a.Title, &a.Content, &a.Author, &a.Tags, &a.Version, &a.CreatedAt, &a.UpdatedAt, &a.Views)
+	return s.readArticle(ctx, getArticlePGSQL, id, func(dest ...any) error {
+		return withPGConn(ctx, db, func(c *pgx.Conn) error {
+			return c.QueryRow(ctx, getArticlePGSQL, id).Scan(dest...)
+		})
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		end(nil, 0)
-		return Article{}, ErrNotFound
-	}
-	if err != nil {
-		end(err, 0)
-		return Article{}, fmt.Errorf("get article %d: %w", id, s.classify(err))
-	}
-	end(nil, 1)
-	return s.finish([]Article{a})[0], nil
 }
 
 // createArticleSQL stores an article and its tags in one statement, so one round trip
