@@ -61,9 +61,11 @@ func (a articleAnswer) write(w http.ResponseWriter) error {
 
 // articleList is a 200 answer of a list of articles (search, popular).
 type articleList struct {
-	body    []Article
-	ignored string // X-Search-Ignored, when not empty
-	how     writing
+	body []Article
+	// The search headers, each set when not empty: X-Search-Ignored (stop words),
+	// X-Search-Unknown (words found nowhere), X-Search-Corrected (misspelt=searched as).
+	ignored, unknown, corrected string
+	how                         writing
 }
 
 func (l articleList) VisitSearchArticlesResponse(w http.ResponseWriter) error { return l.write(w) }
@@ -73,8 +75,12 @@ func (l articleList) VisitGetPopularArticlesResponse(w http.ResponseWriter) erro
 
 func (l articleList) write(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
-	if l.ignored != "" {
-		w.Header().Set("X-Search-Ignored", l.ignored)
+	for _, h := range [...]struct{ name, value string }{
+		{"X-Search-Ignored", l.ignored}, {"X-Search-Unknown", l.unknown}, {"X-Search-Corrected", l.corrected},
+	} {
+		if h.value != "" {
+			w.Header().Set(h.name, h.value)
+		}
 	}
 	out := l.how.start(w, http.StatusOK)
 	out.buf = append(out.buf, '[')

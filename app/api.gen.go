@@ -912,7 +912,9 @@ type SearchArticlesResponseObject interface {
 }
 
 type SearchArticles200ResponseHeaders struct {
-	XSearchIgnored *string
+	XSearchCorrected *string
+	XSearchIgnored   *string
+	XSearchUnknown   *string
 }
 
 type SearchArticles200JSONResponse struct {
@@ -927,8 +929,14 @@ func (response SearchArticles200JSONResponse) VisitSearchArticlesResponse(w http
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XSearchCorrected != nil {
+		w.Header().Set("X-Search-Corrected", fmt.Sprint(*response.Headers.XSearchCorrected))
+	}
 	if response.Headers.XSearchIgnored != nil {
 		w.Header().Set("X-Search-Ignored", fmt.Sprint(*response.Headers.XSearchIgnored))
+	}
+	if response.Headers.XSearchUnknown != nil {
+		w.Header().Set("X-Search-Unknown", fmt.Sprint(*response.Headers.XSearchUnknown))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)

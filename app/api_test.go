@@ -236,8 +236,12 @@ func TestSearch(t *testing.T) {
 		{"nolan&limit=1", []string{"Directing Masterpieces: The Nolan Method"}},
 		{"nolan&offset=5", []string{}},
 		{"nosuchword", []string{}},
-		// Hostile text is just words.
-		{`%22blade%22%20OR%20-runner%20%5C%20%27%3B%20DROP%20TABLE%20articles%3B%20--`, []string{}},
+		// Hostile text is just words; words found nowhere ("drop", "table") are left out.
+		{`%22blade%22%20OR%20-runner%20%5C%20%27%3B%20DROP%20TABLE%20articles%3B%20--`, []string{"Cinematography in Blade Runner"}},
+		// A misspelt word (5 letters or more) is corrected; the last word completes.
+		{"cinematograpy", []string{"Cinematography in Blade Runner", "Gravity and the Light Box", "The Long Take in 'Children of Men'"}},
+		{"villeneve", []string{"Silence and Language in 'Arrival'", "Practical Worlds: Designing Dune's Arrakis"}},
+		{"interst", []string{"Revolutionizing Cinema: The Impact of 'Interstellar'"}},
 		{"%28%28%28%2A%2A%20NEAR%28", []string{}},
 		{"%F0%9F%8E%AC", []string{}},
 		{"a%26b%7Cc%21d%3A%2A", []string{}},

@@ -495,7 +495,7 @@ func (leakyStore) ListTitles(context.Context, store.ListFilter) ([]string, store
 	return nil, store.Count{}, errors.New(leakText)
 }
 
-func (leakyStore) Search(context.Context, string, int, int) ([]store.Article, error) {
+func (leakyStore) Find(context.Context, string, int, int) (store.SearchResult, error) {
 	panic(leakText)
 }
 

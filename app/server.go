@@ -24,7 +24,7 @@ type ArticleStore interface {
 	UpdateArticle(ctx context.Context, id int64, p store.ArticlePatch, expectVersion int64) (store.Article, error)
 	DeleteArticle(ctx context.Context, id int64, expectVersion int64) error
 	ListTitles(ctx context.Context, f store.ListFilter) ([]string, store.Count, error)
-	Search(ctx context.Context, query string, limit, offset int) ([]store.Article, error)
+	Find(ctx context.Context, query string, limit, offset int) (store.SearchResult, error)
 	Popular(ctx context.Context, f store.ListFilter) ([]store.Article, error)
 	// Ready tells whether the store can serve requests (see store.Store.Ready).
 	Ready(ctx context.Context) error
@@ -347,14 +347,23 @@ func (s *Server) SearchArticles(ctx context.Context, req SearchArticlesRequestOb
 		return nil, newProblem(http.StatusBadRequest, "the request does not match the API description",
 			FieldError{Field: "query", In: fieldIn(Query), Message: "must not be blank"})
 	}
-	found, err := s.store.Search(requestContext(ctx), q, orDefault(p.Limit, s.limits.search), orDefault(p.Offset, 0))
+	limit, offset := orDefault(p.Limit, s.limits.search), orDefault(p.Offset, 0)
+	if offset+limit > store.SearchDeepest {
+		return nil, newProblem(http.StatusBadRequest, "the request does not match the API description",
+			FieldError{Field: "offset", In: fieldIn(Query),
+				Message: fmt.Sprintf("offset + limit must be at most %d for a search: its results are ranked that deep", store.SearchDeepest)})
+	}
+	found, err := s.store.Find(requestContext(ctx), q, limit, offset)
 	if err != nil {
 		return nil, err
 	}
-	resp := articleList{body: toAPIList(found), how: s.answers}
-	if _, ignored := store.SearchTerms(q); len(ignored) > 0 {
-		resp.ignored = strings.Join(ignored, ", ")
+	resp := articleList{body: toAPIList(found.Articles), how: s.answers,
+		ignored: strings.Join(found.Ignored, ", "), unknown: strings.Join(found.Unknown, ", ")}
+	fixes := make([]string, len(found.Corrected))
+	for i, c := range found.Corrected {
+		fixes[i] = c.Word + "=" + strings.Join(c.As, "|")
 	}
+	resp.corrected = strings.Join(fixes, ", ")
 	return resp, nil
 }
 

@@ -8,9 +8,14 @@ import (
 	"gorm.io/gorm"
 )
 
-// SearchQuery exposes searchQuery to the tests of package store_test.
+// SearchQuery returns the tsquery that a PostgreSQL search for text looks for.
 func (s *Store) SearchQuery(ctx context.Context, text string) (string, error) {
-	return s.searchQuery(ctx, text)
+	terms, _ := SearchTerms(text)
+	words, err := s.searchWords(ctx, terms)
+	if err != nil {
+		return "", err
+	}
+	return tsqueryLanguage.write(new(SearchResult).read(words)).full(tsqueryLanguage), nil
 }
 
 // WithConnectTimeout exposes withConnectTimeout.

@@ -44,6 +44,11 @@ func (s *Store) SeedDemo(ctx context.Context, demo []NewArticle) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("seed demo articles: %w", err)
 	}
+	if added > 0 {
+		if err := s.RefreshVocabulary(ctx); err != nil {
+			return added, err
+		}
+	}
 	return added, nil
 }
 
@@ -167,7 +172,8 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 
 // Analyze refreshes the planner's statistics and, on PostgreSQL, the visibility map
 // (VACUUM), so that queries are planned for the data just loaded and index-only scans
-// need not visit the table. It is what a bulk load should end with.
+// need not visit the table, and rebuilds the search vocabulary. It is what a bulk load
+// should end with.
 func (s *Store) Analyze(ctx context.Context) error {
 	stmt := "ANALYZE"
 	if s.dialect == Postgres {
@@ -176,7 +182,7 @@ func (s *Store) Analyze(ctx context.Context) error {
 	if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
 		return fmt.Errorf("analyze: %w", s.classify(err))
 	}
-	return nil
+	return s.RefreshVocabulary(ctx)
 }
 
 // copyText builds the input of COPY … FROM STDIN in PostgreSQL's text format.

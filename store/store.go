@@ -114,6 +114,7 @@ type Store struct {
 	tracer    trace.Tracer // of the statements run outside GORM; nil: none
 	log       *slog.Logger
 	views     *viewCounter
+	vocab     vocabulary // the words typo tolerance corrects to
 
 	closeOnce sync.Once
 	lastUse   sync.Map    // token name → when its last use was last written

@@ -87,8 +87,9 @@ func (v *viewCounter) giveBack(batch map[int64]int64) {
 // purgeEvery is how often expired idempotency keys are deleted.
 const purgeEvery = 10 * time.Minute
 
-// startFlusher flushes the views every interval, and purges expired idempotency keys
-// every purgeEvery, until Close.
+// startFlusher flushes the views every interval, purges expired idempotency keys every
+// purgeEvery and keeps the search vocabulary (at once, then every VocabularyEvery),
+// until Close.
 func (s *Store) startFlusher(interval time.Duration) {
 	s.views.stop = make(chan struct{})
 	s.views.done = make(chan struct{})
@@ -98,6 +99,16 @@ func (s *Store) startFlusher(interval time.Duration) {
 		defer tick.Stop()
 		purge := time.NewTicker(purgeEvery)
 		defer purge.Stop()
+		vocab := time.NewTicker(VocabularyEvery)
+		defer vocab.Stop()
+		keepVocabulary := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := s.keepVocabulary(ctx); err != nil {
+				s.log.Warn("refreshing the search vocabulary failed; will retry", "err", err)
+			}
+		}
+		keepVocabulary()
 		for {
 			select {
 			case <-tick.C:
@@ -112,6 +123,8 @@ func (s *Store) startFlusher(interval time.Duration) {
 					s.log.Warn("purging idempotency keys failed; will retry", "err", err)
 				}
 				cancel()
+			case <-vocab.C:
+				keepVocabulary()
 			case <-s.views.stop:
 				return
 			}

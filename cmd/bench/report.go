@@ -89,6 +89,7 @@ type report struct {
 	rssStart, rssSampled, rssPeak, rssAfter int64 // kB
 	spans                                   int64
 	rows                                    []result
+	quality                                 *QualityReport
 	elapsed                                 time.Duration
 }
 
@@ -126,6 +127,10 @@ func (rep report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %d | %s |\n",
 			r.scenario, r.target, r.conns, fmtRate(r.reqPerSec), lat(0.50), lat(0.95), lat(0.99), lat(1), r.errors, ratio)
+	}
+	if rep.quality != nil {
+		fmt.Fprintf(w, "\n### search-quality: served answers against the ranking over every match, by matches\n\n")
+		rep.quality.print(w)
 	}
 }
 

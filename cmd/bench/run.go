@@ -31,6 +31,8 @@ type harness struct {
 	out    io.Writer
 	tmp    string          // the temporary directory: logs, limitsrv's binary, pgbench's logs
 	pgCfg  *pgx.ConnConfig // the bench database
+	// quality is the search-quality scenario's report, when it ran.
+	quality *QualityReport
 }
 
 // Run runs the whole harness: data, children, scenarios, report; it prints its
@@ -115,6 +117,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		return err
 	}
 	rep.rows = rows
+	rep.quality = h.quality
 	rep.rssPeak = art.statusKB("VmHWM")
 
 	select {
@@ -149,10 +152,12 @@ func (h *harness) runScenarios(ctx context.Context, base, limitBase, token strin
 	sr := &scenarioRun{harness: h, base: base, limitBase: limitBase, token: token, today: time.Now().UTC().Truncate(24 * time.Hour)}
 	for _, s := range h.picked {
 		var err error
-		switch s.ceiling {
-		case limitsrvCeiling:
+		switch {
+		case s.quality:
+			err = sr.searchQuality(ctx)
+		case s.ceiling == limitsrvCeiling:
 			err = sr.againstLimitsrv(ctx, s)
-		case pgbenchCeiling:
+		case s.ceiling == pgbenchCeiling:
 			err = sr.againstPgbench(ctx, s)
 		default:
 			err = sr.alone(ctx, s)

@@ -47,6 +47,17 @@ func TestBenchSmoke(t *testing.T) {
 	report := out.String()
 
 	rows := tableRows(t, report)
+	// The search-quality section: a row per bucket of match counts, and the typo and
+	// prefix lines.
+	_, quality, ok := strings.Cut(report, "### search-quality")
+	if !ok {
+		t.Error("the report has no search-quality section")
+	}
+	for _, want := range []string{"| < 100 |", "| 100–1k |", "| 1k–10k |", "| 10k–100k |", "| > 100k |", "- typos: ", "- prefixes: "} {
+		if !strings.Contains(quality, want) {
+			t.Errorf("the search-quality section has no %q", want)
+		}
+	}
 	pgbenchSkipped := false
 	for _, want := range []string{
 		"get-by-id/limitsrv", "get-by-id/articlesd", "list-tag/articlesd", "list-author/articlesd",
@@ -140,14 +151,18 @@ func tableRows(t *testing.T, report string) map[string][]string {
 	header := false
 	for _, line := range strings.Split(report, "\n") {
 		if !strings.HasPrefix(line, "|") {
+			if header {
+				break // the main table ended; the search-quality tables follow
+			}
 			continue
 		}
 		cells := strings.Split(strings.Trim(line, "|"), "|")
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		if cells[0] == "scenario" {
-			header = true
+		if !header {
+			// Before the main table, the progress (the search-quality tables among it).
+			header = cells[0] == "scenario"
 			continue
 		}
 		if strings.HasPrefix(cells[0], "---") {

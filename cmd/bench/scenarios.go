@@ -33,6 +33,8 @@ type scenario struct {
 	write bool
 	// slowest: the slowest requests are printed after the row.
 	slowest bool
+	// quality: not a load but the search-quality measurement (quality.go).
+	quality bool
 	// request makes the next request of a connection.
 	request func(d draw) request
 }
@@ -56,6 +58,7 @@ var scenarios = []scenario{
 	{name: "list-author", request: func(d draw) request { return list("/articles", "author", d.gen.Author(), "limit", "100") }},
 	{name: "list-date", request: func(d draw) request { return list("/articles", "date", d.day(), "limit", "100") }},
 	{name: "search", slowest: true, request: func(d draw) request { return list("/articles/search", "query", d.gen.SearchQuery()) }},
+	{name: "search-quality", quality: true},
 	{name: "popular", request: func(draw) request { return request{method: http.MethodGet, path: "/articles/popular"} }},
 	{name: "popular-tag", request: func(d draw) request { return list("/articles/popular", "tag", d.gen.Tag()) }},
 	{name: "popular-date", request: func(d draw) request { return list("/articles/popular", "date", d.day()) }},

@@ -1,0 +1,2 @@
+DROP TABLE search_words_refreshed;
+DROP TABLE search_words;

@@ -1,0 +1,1 @@
+DROP TABLE articles_fts_words;

@@ -1,0 +1,666 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxSearchTerms bounds how many words of a query reach the full-text engine.
+const maxSearchTerms = 16
+
+// englishStopWords is PostgreSQL's list of English stop words (its
+// tsearch_data/english.stop, from the Snowball project), which its 'english'
+// configuration leaves out of every text search vector. The embedded database indexes
+// them; both leave them out of queries, so that a query means the same on both.
+//
+//go:embed english.stop
+var englishStopWords string
+
+var stopWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(englishStopWords) {
+		m[w] = true
+	}
+	return m
+}()
+
+// SearchTerms splits free text into the words a search looks for, and the stop words it
+// leaves out (lower-cased, each once). Everything that is not a letter or a digit
+// separates words, so quotes, operators, backslashes and control characters in user
+// input carry no meaning to the full-text engine.
+func SearchTerms(text string) (terms, ignored []string) {
+	words := strings.FieldsFunc(text, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	for _, w := range words {
+		lower := strings.ToLower(w)
+		switch {
+		case !stopWords[lower]:
+			terms = append(terms, w)
+		case !slices.Contains(ignored, lower):
+			ignored = append(ignored, lower)
+		}
+	}
+	if len(terms) > maxSearchTerms {
+		terms = terms[:maxSearchTerms]
+	}
+	return terms, ignored
+}
+
+// SearchDeepest bounds how far a search pages: offset + limit at most this. Beyond it the
+// API answers 400.
+const SearchDeepest = 500
+
+// searchRankAll is the largest group that is ranked whole, by dialect. On PostgreSQL
+// each match costs a heap page read (the vectors are in the row): 5,000 take about
+// 22 ms on the README's machine; on the embedded database (its driver is C translated
+// to Go) 5,000 take about 25 ms. A group estimated below the bound is still cut at twice
+// as many, so that a wrong estimate costs twice the bound, not the table.
+var searchRankAll = map[Dialect]int{Postgres: 5000, SQLite: 5000}
+
+// searchBroad is how many candidates of a larger group are ranked, about: the matches
+// among the newest articles (by createdAt on PostgreSQL, by id on the embedded
+// database), in a window of searchBroad ÷ (the share of articles that match) articles,
+// at most searchWindow (8,000 page reads, about 35 ms).
+const (
+	searchBroad  = 300
+	searchWindow = 8000
+)
+
+// Typo tolerance, as Meilisearch's defaults: a word of minTypo1 to minTypo2-1 letters
+// may be one edit away from an indexed word, a longer one two.
+const (
+	minTypo1  = 5
+	minTypo2  = 9
+	minPrefix = 3 // the last word is completed as a prefix from this many letters
+)
+
+// Correction is a misspelt word of a query and the indexed words it was searched as.
+type Correction struct {
+	Word string
+	As   []string
+}
+
+// SearchResult is what a search found and how it read the query.
+type SearchResult struct {
+	Articles  []Article
+	Ignored   []string     // stop words, left out
+	Unknown   []string     // words found nowhere, not even corrected: left out
+	Corrected []Correction // misspelt words and what they were searched as
+}
+
+// searchWord is one word of a query as the engine searches it.
+type searchWord struct {
+	typed  string   // lower-cased
+	exact  []string // PostgreSQL: its lexemes (all required); SQLite: the word itself
+	fixes  []string // corrections: indexed words near it
+	longer []string // completions, for the last word: indexed words it begins
+}
+
+// Search returns the articles matching the query, most relevant first (see Find).
+func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]Article, error) {
+	r, err := s.Find(ctx, query, limit, offset)
+	return r.Articles, err
+}
+
+// Find searches the articles. Every word of the query must match, as typed (stemmed),
+// through a correction (a misspelt word of minTypo1 letters or more matches the indexed
+// words one or two edits away), or, for the last word, as the beginning of a longer word.
+// Articles that match every word as typed come first; within each group the articles
+// are ranked by the database's weighted full-text rank (title above tags and author
+// above content, repeated words counting less and less), then newest (created_at) first.
+// A group of at most searchRankAll matches is ranked whole; of a larger one, the newest
+// searchBroad title matches and the newest searchBroad matches are.
+func (s *Store) Find(ctx context.Context, query string, limit, offset int) (SearchResult, error) {
+	return s.find(ctx, query, limit, offset, false)
+}
+
+// FindExhaustive is Find with every group ranked whole, whatever its size: the reference
+// that the search-quality benchmark compares Find with. Its cost is unbounded.
+func (s *Store) FindExhaustive(ctx context.Context, query string, limit, offset int) (SearchResult, error) {
+	return s.find(ctx, query, limit, offset, true)
+}
+
+func (s *Store) find(ctx context.Context, query string, limit, offset int, whole bool) (SearchResult, error) {
+	res := SearchResult{Articles: []Article{}}
+	terms, ignored := SearchTerms(query)
+	res.Ignored = ignored
+	if len(terms) == 0 || (!whole && offset+limit > SearchDeepest) {
+		return res, nil
+	}
+	words, err := s.searchWords(ctx, terms)
+	if err != nil {
+		return res, fmt.Errorf("search articles: %w", s.classify(err))
+	}
+	kept := res.read(words)
+	if len(kept) == 0 {
+		return res, nil
+	}
+	if s.dialect == Postgres {
+		err = s.findPG(ctx, kept, limit, offset, whole, &res.Articles)
+	} else {
+		err = s.findSQLite(ctx, kept, limit, offset, whole, &res.Articles)
+	}
+	if err != nil {
+		return res, fmt.Errorf("search articles: %w", s.classify(err))
+	}
+	res.Articles = s.finish(res.Articles)
+	return res, nil
+}
+
+// read records in r how the words were read, and returns those that are searched: the
+// others are found nowhere, even corrected.
+func (r *SearchResult) read(words []searchWord) []searchWord {
+	var kept []searchWord
+	for _, w := range words {
+		switch {
+		case len(w.exact) == 0 && len(w.fixes) == 0 && len(w.longer) == 0:
+			r.Unknown = append(r.Unknown, w.typed)
+		default:
+			if len(w.fixes) > 0 {
+				r.Corrected = append(r.Corrected, Correction{Word: w.typed, As: w.fixes})
+			}
+			kept = append(kept, w)
+		}
+	}
+	return kept
+}
+
+// searchWords reads each term as the engine will search it: its exact form when some
+// article holds it, else its corrections; the last term also as a prefix.
+func (s *Store) searchWords(ctx context.Context, terms []string) ([]searchWord, error) {
+	words := make([]searchWord, 0, len(terms))
+	seen := map[string]bool{}
+	for _, t := range terms {
+		lower := strings.ToLower(t)
+		if !seen[lower] {
+			seen[lower] = true
+			words = append(words, searchWord{typed: lower})
+		}
+	}
+	if s.dialect == Postgres {
+		if err := s.lexemes(ctx, words); err != nil {
+			return nil, err
+		}
+		// Words that share their lexemes ("stories story") are one word.
+		uniq := words[:0]
+		have := map[string]bool{}
+		for _, w := range words {
+			key := strings.Join(w.exact, " ")
+			if len(w.exact) == 0 || !have[key] {
+				have[key] = true
+				uniq = append(uniq, w)
+			}
+		}
+		words = uniq
+	} else {
+		for i := range words {
+			words[i].exact = []string{words[i].typed}
+		}
+	}
+	known, err := s.indexed(ctx, words)
+	if err != nil {
+		return nil, err
+	}
+	last := len(words) - 1
+	for i := range words {
+		w := &words[i]
+		if i == last && utf8.RuneCountInString(w.typed) >= minPrefix {
+			w.longer = s.vocab.completions(w.typed, w.exact)
+		}
+		if known[i] {
+			continue
+		}
+		w.exact = nil
+		n := utf8.RuneCountInString(w.typed)
+		if n < minTypo1 || len(w.longer) > 0 {
+			continue // too short to correct, or being typed
+		}
+		edits := 1
+		if n >= minTypo2 {
+			edits = 2
+		}
+		w.fixes = s.vocab.near(stemLike(w.typed), edits)
+	}
+	return words, nil
+}
+
+// stemLike returns a word and the forms both stemmers (Snowball on PostgreSQL, Porter
+// on SQLite) commonly make of it: a final e dropped, a final y made i, a plural s
+// dropped. The vocabulary holds stems, so a misspelling is compared with them as these
+// too ("poleice" is one edit from the stem "polic" once its e is dropped), alike on both
+// databases.
+func stemLike(w string) []string {
+	forms := []string{w}
+	for _, end := range [][2]string{{"e", ""}, {"y", "i"}, {"s", ""}} {
+		if base, ok := strings.CutSuffix(w, end[0]); ok {
+			forms = append(forms, base+end[1])
+		}
+	}
+	return forms
+}
+
+// lexemes sets the exact form of each word on PostgreSQL: the lexemes the 'english'
+// configuration makes of it (none for a word it drops).
+func (s *Store) lexemes(ctx context.Context, words []searchWord) error {
+	typed := make([]string, len(words))
+	for i, w := range words {
+		typed[i] = w.typed
+	}
+	rows, err := s.reader(ctx).Raw(`SELECT t.i, coalesce(string_agg(l, ' ' ORDER BY l), '')
+		FROM unnest(CAST(? AS text[])) WITH ORDINALITY AS t(w, i)
+		LEFT JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', t.w))) AS l ON true
+		GROUP BY t.i`, pgTextArray(typed)).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var ls string
+		if err := rows.Scan(&i, &ls); err != nil {
+			return err
+		}
+		words[i-1].exact = strings.Fields(ls)
+	}
+	return rows.Err()
+}
+
+// pgTextArray writes strings as a PostgreSQL text array literal.
+func pgTextArray(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// indexed says of each word whether some article holds its exact form: the
+// vocabulary knows, or, for a word newer than it, the full-text index (cheap for a rare
+// word), asked about all such words in one statement.
+func (s *Store) indexed(ctx context.Context, words []searchWord) ([]bool, error) {
+	known := make([]bool, len(words))
+	var ask []int
+	var exists []string
+	var args []any
+	for i, w := range words {
+		switch {
+		case len(w.exact) == 0:
+		case s.dialect == Postgres && s.vocab.hasAll(w.exact):
+			known[i] = true
+		case s.dialect == Postgres:
+			ask = append(ask, i)
+			exists = append(exists, "EXISTS (SELECT 1 FROM articles WHERE search @@ CAST(? AS tsquery))")
+			args = append(args, tsAnd(quoteLexemes(w.exact)))
+		default:
+			ask = append(ask, i)
+			exists = append(exists, "EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?)")
+			args = append(args, ftsQuote(w.exact[0]))
+		}
+	}
+	if len(ask) == 0 {
+		return known, nil
+	}
+	found := make([]bool, len(ask))
+	dest := make([]any, len(ask))
+	for i := range found {
+		dest[i] = &found[i]
+	}
+	if err := s.reader(ctx).Raw("SELECT "+strings.Join(exists, ", "), args...).Row().Scan(dest...); err != nil {
+		return nil, err
+	}
+	for j, i := range ask {
+		known[i] = found[j]
+	}
+	return known, nil
+}
+
+// The query languages.
+
+// tsqueryQuote escapes a lexeme for a quoted tsquery operand.
+var tsqueryQuote = strings.NewReplacer(`\`, `\\`, "'", "''")
+
+func quoteLexemes(ls []string) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = "'" + tsqueryQuote.Replace(l) + "'"
+	}
+	return out
+}
+
+func tsAnd(ops []string) string { return group(ops, " & ") }
+func tsOr(ops []string) string  { return group(ops, " | ") }
+
+// group joins operands with an operator, in parentheses when there are several.
+func group(ops []string, op string) string {
+	switch len(ops) {
+	case 0:
+		return ""
+	case 1:
+		return ops[0]
+	}
+	return "(" + strings.Join(ops, op) + ")"
+}
+
+// ftsQuote makes a word one FTS5 string (SearchTerms leaves letters and digits only).
+func ftsQuote(w string) string { return `"` + strings.ReplaceAll(w, `"`, `""`) + `"` }
+
+// alternatives are the forms a word matches besides its exact one.
+func (w searchWord) alternatives() []string { return append(slices.Clip(w.fixes), w.longer...) }
+
+// searchQuery is a search in a query language: the words as typed (exact, "" when one
+// of them has no exact form), the other matches (rest), and every form of every word
+// OR'ed (for ts_rank).
+type searchQuery struct{ exact, rest, ranked string }
+
+// queryLanguage writes the operators of a full-text query language.
+type queryLanguage struct {
+	quote               func(string) string
+	and, or, not, andNot string
+}
+
+var (
+	tsqueryLanguage = queryLanguage{quote: func(l string) string { return "'" + tsqueryQuote.Replace(l) + "'" },
+		and: " & ", or: " | ", andNot: " & !"}
+	fts5Language = queryLanguage{quote: ftsQuote, and: " AND ", or: " OR ", andNot: " NOT "}
+)
+
+// write writes the search. The other matches are written word by word: those that match
+// some word i only through its alternatives, and every other word in any form. Written
+// as "every word in any form, but not every word as typed", the index would have to
+// read every article holding the words as typed to rule them out.
+func (l queryLanguage) write(words []searchWord) searchQuery {
+	exactOf := func(w searchWord) string {
+		if len(w.exact) == 0 {
+			return ""
+		}
+		ops := make([]string, len(w.exact))
+		for i, e := range w.exact {
+			ops[i] = l.quote(e)
+		}
+		return group(ops, l.and)
+	}
+	anyOf := func(w searchWord) string {
+		var ops []string
+		if e := exactOf(w); e != "" {
+			ops = append(ops, e)
+		}
+		for _, a := range w.alternatives() {
+			ops = append(ops, l.quote(a))
+		}
+		return group(ops, l.or)
+	}
+	var q searchQuery
+	var exact, rest, ranked []string
+	for i, w := range words {
+		if e := exactOf(w); e != "" {
+			exact = append(exact, e)
+		}
+		ranked = append(ranked, anyOf(w))
+		alts := w.alternatives()
+		if len(alts) == 0 {
+			continue
+		}
+		quoted := make([]string, len(alts))
+		for j, a := range alts {
+			quoted[j] = l.quote(a)
+		}
+		part := group(quoted, l.or)
+		if e := exactOf(w); e != "" {
+			part = "(" + part + l.andNot + e + ")"
+		}
+		terms := []string{part}
+		for j, o := range words {
+			if j != i {
+				terms = append(terms, anyOf(o))
+			}
+		}
+		rest = append(rest, group(terms, l.and))
+	}
+	if len(exact) == len(words) {
+		q.exact = group(exact, l.and)
+	}
+	q.rest = group(rest, l.or)
+	q.ranked = group(ranked, l.or)
+	return q
+}
+
+// full is the query of every match.
+func (q searchQuery) full(l queryLanguage) string {
+	switch {
+	case q.exact == "":
+		return q.rest
+	case q.rest == "":
+		return q.exact
+	}
+	return "(" + q.exact + ")" + l.or + "(" + q.rest + ")"
+}
+
+// tiers are the groups of a search, in order: the words as typed, then the others.
+func (q searchQuery) tiers() []string {
+	var ts []string
+	for _, t := range []string{q.exact, q.rest} {
+		if t != "" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// searchWeights are ts_rank's weights of D, C (content), B (tags, author), A (title).
+const searchWeights = "{0.1, 0.2, 0.4, 1.0}"
+
+// findPG runs a search on PostgreSQL. Each group (tier 0: every word as typed; tier 1:
+// the other matches) is ranked whole when the planner expects at most searchRankAll
+// matches, else from its broad candidates.
+func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset int, whole bool, out *[]Article) error {
+	sq := tsqueryLanguage.write(words)
+	tiers := sq.tiers()
+	var sizes []float64
+	var total float64
+	if !whole {
+		est, err := s.estimate(ctx, append(tiers, ""))
+		if err != nil {
+			return err
+		}
+		sizes, total = est[:len(tiers)], max(est[len(tiers)], 1)
+	}
+	var parts []string
+	args := []any{sql.Named("any", sq.ranked), sql.Named("limit", limit), sql.Named("offset", offset)}
+	for i, q := range tiers {
+		name := fmt.Sprintf("q%d", i)
+		args = append(args, sql.Named(name, q))
+		cond := "search @@ CAST(@" + name + " AS tsquery)"
+		// Each match is ranked where it is read; only the page's articles are joined.
+		ranked := fmt.Sprintf("SELECT id, %d AS tier, ts_rank('%s', search, CAST(@any AS tsquery)) AS score, created_at", i, searchWeights)
+		switch {
+		case whole:
+			parts = append(parts, fmt.Sprintf(`%s FROM articles WHERE %s`, ranked, cond))
+		case sizes[i] <= float64(searchRankAll[Postgres]):
+			// Cut at twice the bound, should the estimate be wrong.
+			parts = append(parts, fmt.Sprintf(`(%s FROM articles WHERE %s LIMIT %d)`, ranked, cond, 2*searchRankAll[Postgres]))
+		default:
+			// The newest articles, walking articles_created_idx a bounded way.
+			window := int(min(searchWindow, max(searchBroad, searchBroad*total/sizes[i])))
+			parts = append(parts, fmt.Sprintf(`%s FROM (
+				SELECT id, search, created_at FROM articles ORDER BY created_at DESC, id DESC LIMIT %d) w WHERE w.%s`, ranked, window, cond))
+		}
+	}
+	return s.reader(ctx).Raw(`SELECT `+selectArticle("a")+` FROM (
+			SELECT id, tier, score, created_at FROM (`+strings.Join(parts, " UNION ALL ")+`) hit
+			ORDER BY tier, score DESC, created_at DESC, id DESC LIMIT @limit OFFSET @offset) page
+		JOIN articles a ON a.id = page.id `+withViews("a")+`
+		ORDER BY page.tier, page.score DESC, page.created_at DESC, page.id DESC`, args...).Scan(out).Error
+}
+
+// estimate returns the planner's estimates of the articles each tsquery matches ("": of
+// all articles).
+func (s *Store) estimate(ctx context.Context, qs []string) ([]float64, error) {
+	selects := make([]string, len(qs))
+	var args []any
+	for i, q := range qs {
+		if q == "" {
+			selects[i] = "SELECT 1 FROM articles"
+			continue
+		}
+		selects[i] = "SELECT 1 FROM articles WHERE search @@ CAST(? AS tsquery)"
+		args = append(args, q)
+	}
+	var plan string
+	if err := s.reader(ctx).Raw("EXPLAIN (FORMAT JSON) "+strings.Join(selects, " UNION ALL "), args...).Row().Scan(&plan); err != nil {
+		return nil, err
+	}
+	type node struct {
+		Rows float64 `json:"Plan Rows"`
+	}
+	var explained []struct {
+		Plan struct {
+			node
+			Plans []node `json:"Plans"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal([]byte(plan), &explained); err != nil || len(explained) != 1 {
+		return nil, fmt.Errorf("read search plan: unexpected %.200s", plan)
+	}
+	if len(qs) == 1 {
+		return []float64{explained[0].Plan.Rows}, nil
+	}
+	if len(explained[0].Plan.Plans) != len(qs) {
+		return nil, fmt.Errorf("read search plan: unexpected %.200s", plan)
+	}
+	out := make([]float64, len(qs))
+	for i, p := range explained[0].Plan.Plans {
+		out[i] = p.Rows
+	}
+	return out, nil
+}
+
+// findSQLite is findPG on FTS5: bm25 with the same field weights ranks, a group's size
+// is counted (up to searchRankAll + 1) rather than estimated, and the candidates of a
+// larger group are its newest 2×searchBroad matches by id (FTS5 walks its index in rowid
+// order, and computes bm25 in the same walk; bm25 of chosen rows costs a full match
+// each). Each group is a statement of its own: in one compound statement FTS5 stopped
+// using its index for the second.
+func (s *Store) findSQLite(ctx context.Context, words []searchWord, limit, offset int, whole bool, out *[]Article) error {
+	tiers := fts5Language.write(words).tiers()
+	db := s.reader(ctx)
+	counts := make([]int, len(tiers))
+	if !whole {
+		selects := make([]string, len(tiers))
+		var args []any
+		dest := make([]any, len(tiers))
+		for i, q := range tiers {
+			selects[i] = "(SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ? LIMIT ?))"
+			args = append(args, q, searchRankAll[SQLite]+1)
+			dest[i] = &counts[i]
+		}
+		if err := db.Raw("SELECT "+strings.Join(selects, ", "), args...).Row().Scan(dest...); err != nil {
+			return err
+		}
+	}
+	var found []Article
+	for i, q := range tiers {
+		if len(found) >= offset+limit {
+			break
+		}
+		if !whole && counts[i] == 0 {
+			continue
+		}
+		bound := ""
+		if !whole && counts[i] > searchRankAll[SQLite] {
+			bound = fmt.Sprintf(" ORDER BY rowid DESC LIMIT %d", searchBroad)
+		}
+		// Materialized, so that SQLite finds the hits first and then reads their
+		// articles, rather than asking FTS5 about every article.
+		var page []Article
+		err := db.Raw(`WITH hit AS MATERIALIZED (
+				SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts
+				WHERE articles_fts MATCH ?`+bound+`)
+			SELECT `+selectArticle("a")+` FROM hit CROSS JOIN articles a ON a.id = hit.id `+withViews("a")+`
+			ORDER BY hit.score, a.created_at DESC, a.id DESC LIMIT ?`, q, offset+limit-len(found)).Scan(&page).Error
+		if err != nil {
+			return err
+		}
+		found = append(found, page...)
+	}
+	if offset < len(found) {
+		*out = found[offset:min(len(found), offset+limit)]
+	}
+	return nil
+}
+
+// SearchMatches counts the articles a search for query matches, in every group: what the
+// search-quality benchmark buckets queries by. Its cost is unbounded.
+func (s *Store) SearchMatches(ctx context.Context, query string) (int64, error) {
+	words, err := s.queryWords(ctx, query)
+	if err != nil || len(words) == 0 {
+		return 0, err
+	}
+	var n int64
+	if s.dialect == Postgres {
+		err = s.reader(ctx).Raw(`SELECT count(*) FROM articles WHERE search @@ CAST(? AS tsquery)`,
+			tsqueryLanguage.write(words).full(tsqueryLanguage)).Row().Scan(&n)
+	} else {
+		err = s.reader(ctx).Raw(`SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?`,
+			fts5Language.write(words).full(fts5Language)).Row().Scan(&n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("count search matches: %w", s.classify(err))
+	}
+	return n, nil
+}
+
+// Matching returns those of ids whose article holds every word of query as typed
+// (stemmed; no correction, no prefix): how the search-quality benchmark tells whether a
+// corrected or completed search found the articles of the word meant.
+func (s *Store) Matching(ctx context.Context, query string, ids []int64) ([]int64, error) {
+	words, err := s.queryWords(ctx, query)
+	if err != nil || len(words) == 0 || len(ids) == 0 {
+		return nil, err
+	}
+	out := []int64{}
+	if s.dialect == Postgres {
+		exact := tsqueryLanguage.write(words).exact
+		if exact == "" {
+			return out, nil
+		}
+		err = s.reader(ctx).Raw(`SELECT id FROM articles WHERE id IN ? AND search @@ CAST(? AS tsquery)`, ids, exact).Scan(&out).Error
+	} else {
+		exact := fts5Language.write(words).exact
+		if exact == "" {
+			return out, nil
+		}
+		err = s.reader(ctx).Raw(`SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND rowid IN ?`, exact, ids).Scan(&out).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("match search words: %w", s.classify(err))
+	}
+	return out, nil
+}
+
+// queryWords returns the words of query that a search searches.
+func (s *Store) queryWords(ctx context.Context, query string) ([]searchWord, error) {
+	terms, _ := SearchTerms(query)
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	words, err := s.searchWords(ctx, terms)
+	if err != nil {
+		return nil, fmt.Errorf("search words: %w", s.classify(err))
+	}
+	return new(SearchResult).read(words), nil
+}
