@@ -242,6 +242,8 @@ func TestSearch(t *testing.T) {
 		{"cinematograpy", []string{"Cinematography in Blade Runner", "Gravity and the Light Box", "The Long Take in 'Children of Men'"}},
 		{"villeneve", []string{"Silence and Language in 'Arrival'", "Practical Worlds: Designing Dune's Arrakis"}},
 		{"interst", []string{"Revolutionizing Cinema: The Impact of 'Interstellar'"}},
+		// The README's example.
+		{"cinematografy%20blade%20runn", []string{"Cinematography in Blade Runner"}},
 		{"%28%28%28%2A%2A%20NEAR%28", []string{}},
 		{"%F0%9F%8E%AC", []string{}},
 		{"a%26b%7Cc%21d%3A%2A", []string{}},

@@ -239,3 +239,30 @@ func TestIdempotencyKey(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchHeaders: the answer says which words were corrected (and to what) and which
+// were found nowhere, alike on both databases.
+func TestSearchHeaders(t *testing.T) {
+	forEachAPI(t, func(t *testing.T, a *api) {
+		seedDemo(t, a)
+		for _, tt := range []struct {
+			query, corrected, unknown string
+			want                      []string
+		}{
+			{"cinematograpy blade", "cinematograpy=cinematographi", "", []string{"Cinematography in Blade Runner"}},
+			{"zzqxv blade runner", "", "zzqxv", []string{"Cinematography in Blade Runner"}},
+			{"zzqxv qqqqj", "", "zzqxv, qqqqj", []string{}},
+			{"blade runner", "", "", []string{"Cinematography in Blade Runner"}},
+		} {
+			rec := a.do("GET", "/articles/search?query="+url.QueryEscape(tt.query), "")
+			assertResponse(t, rec, 200, "")
+			assertStrings(t, "search "+tt.query, articleTitles(t, rec), tt.want)
+			if h := rec.Header().Get("X-Search-Corrected"); h != tt.corrected {
+				t.Errorf("search %q: X-Search-Corrected = %q, want %q", tt.query, h, tt.corrected)
+			}
+			if h := rec.Header().Get("X-Search-Unknown"); h != tt.unknown {
+				t.Errorf("search %q: X-Search-Unknown = %q, want %q", tt.query, h, tt.unknown)
+			}
+		}
+	})
+}

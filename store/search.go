@@ -68,10 +68,10 @@ var searchRankAll = map[Dialect]int{Postgres: 5000, SQLite: 5000}
 // searchBroad is how many candidates of a larger group are ranked, about: the matches
 // among the newest articles (by createdAt on PostgreSQL, by id on the embedded
 // database), in a window of searchBroad ÷ (the share of articles that match) articles,
-// at most searchWindow (8,000 page reads, about 35 ms).
+// at most searchWindow (5,000 page reads, about 25 ms).
 const (
 	searchBroad  = 300
-	searchWindow = 8000
+	searchWindow = 5000
 )
 
 // Typo tolerance, as Meilisearch's defaults: a word of minTypo1 to minTypo2-1 letters
@@ -219,15 +219,19 @@ func (s *Store) searchWords(ctx context.Context, terms []string) ([]searchWord, 
 			continue
 		}
 		w.exact = nil
-		n := utf8.RuneCountInString(w.typed)
-		if n < minTypo1 || len(w.longer) > 0 {
-			continue // too short to correct, or being typed
+		if len(w.longer) > 0 {
+			continue // being typed: completed, not corrected
 		}
-		edits := 1
-		if n >= minTypo2 {
-			edits = 2
+		if n := utf8.RuneCountInString(w.typed); n >= minTypo1 {
+			edits := 1
+			if n >= minTypo2 {
+				edits = 2
+			}
+			w.fixes = s.vocab.near(stemLike(w.typed), edits)
 		}
-		w.fixes = s.vocab.near(stemLike(w.typed), edits)
+		if i == last && len(w.fixes) == 0 {
+			w.longer = s.vocab.typedPast(w.typed)
+		}
 	}
 	return words, nil
 }
@@ -304,8 +308,7 @@ func (s *Store) indexed(ctx context.Context, words []searchWord) ([]bool, error)
 			known[i] = true
 		case s.dialect == Postgres:
 			ask = append(ask, i)
-			exists = append(exists, "EXISTS (SELECT 1 FROM articles WHERE search @@ CAST(? AS tsquery))")
-			args = append(args, tsAnd(quoteLexemes(w.exact)))
+			exists = append(exists, "EXISTS (SELECT 1 FROM articles WHERE search @@ "+tsLiteral(tsAnd(quoteLexemes(w.exact)))+")")
 		default:
 			ask = append(ask, i)
 			exists = append(exists, "EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ?)")
@@ -330,6 +333,12 @@ func (s *Store) indexed(ctx context.Context, words []searchWord) ([]bool, error)
 }
 
 // The query languages.
+
+// tsLiteral writes a tsquery as a SQL constant. The statements of a search carry their
+// tsquery in their text rather than as a parameter: a prepared statement run a few times
+// gets a generic plan, which cannot see the words, and took 800 ms where the plan for the
+// words takes 10.
+func tsLiteral(q string) string { return "CAST('" + strings.ReplaceAll(q, "'", "''") + "' AS tsquery)" }
 
 // tsqueryQuote escapes a lexeme for a quoted tsquery operand.
 var tsqueryQuote = strings.NewReplacer(`\`, `\\`, "'", "''")
@@ -363,14 +372,15 @@ func ftsQuote(w string) string { return `"` + strings.ReplaceAll(w, `"`, `""`) +
 func (w searchWord) alternatives() []string { return append(slices.Clip(w.fixes), w.longer...) }
 
 // searchQuery is a search in a query language: the words as typed (exact, "" when one
-// of them has no exact form), the other matches (rest), and every form of every word
-// OR'ed (for ts_rank).
-type searchQuery struct{ exact, rest, ranked string }
+// of them has no exact form), the other matches (rest), and, for ts_rank, the words as
+// typed OR'ed (exactRanked: the first group is ranked by them alone) and every form of
+// every word OR'ed (ranked: the second group).
+type searchQuery struct{ exact, rest, ranked, exactRanked string }
 
 // queryLanguage writes the operators of a full-text query language.
 type queryLanguage struct {
-	quote               func(string) string
-	and, or, not, andNot string
+	quote           func(string) string
+	and, or, andNot string
 }
 
 var (
@@ -436,6 +446,7 @@ func (l queryLanguage) write(words []searchWord) searchQuery {
 	}
 	q.rest = group(rest, l.or)
 	q.ranked = group(ranked, l.or)
+	q.exactRanked = group(exact, l.or)
 	return q
 }
 
@@ -479,32 +490,69 @@ func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset in
 		}
 		sizes, total = est[:len(tiers)], max(est[len(tiers)], 1)
 	}
-	var parts []string
-	args := []any{sql.Named("any", sq.ranked), sql.Named("limit", limit), sql.Named("offset", offset)}
+	// The heads read: of the words as typed for the first group, of all forms for the
+	// second.
+	var exactForms, forms []string
+	for _, w := range words {
+		exactForms = append(exactForms, w.exact...)
+		forms = append(append(forms, w.exact...), w.alternatives()...)
+	}
+	// The groups in turn, each a statement: the second is looked for only when the first
+	// does not fill the page (it would rank after every article of the first).
+	var found []Article
 	for i, q := range tiers {
-		name := fmt.Sprintf("q%d", i)
-		args = append(args, sql.Named(name, q))
-		cond := "search @@ CAST(@" + name + " AS tsquery)"
+		if len(found) >= offset+limit {
+			break
+		}
+		rankBy, heads := sq.ranked, forms
+		if q == sq.exact {
+			rankBy, heads = sq.exactRanked, exactForms
+		}
+		args := []any{sql.Named("n", offset+limit-len(found)), sql.Named("heads", pgTextArray(heads))}
+		cond := "search @@ " + tsLiteral(q)
 		// Each match is ranked where it is read; only the page's articles are joined.
-		ranked := fmt.Sprintf("SELECT id, %d AS tier, ts_rank('%s', search, CAST(@any AS tsquery)) AS score, created_at", i, searchWeights)
+		ranked := "SELECT id, ts_rank('" + searchWeights + "', search, " + tsLiteral(rankBy) + ") AS score, created_at"
+		var part string
 		switch {
 		case whole:
-			parts = append(parts, fmt.Sprintf(`%s FROM articles WHERE %s`, ranked, cond))
+			part = ranked + " FROM articles WHERE " + cond
 		case sizes[i] <= float64(searchRankAll[Postgres]):
 			// Cut at twice the bound, should the estimate be wrong.
-			parts = append(parts, fmt.Sprintf(`(%s FROM articles WHERE %s LIMIT %d)`, ranked, cond, 2*searchRankAll[Postgres]))
+			part = fmt.Sprintf(`%s FROM articles WHERE %s LIMIT %d`, ranked, cond, 2*searchRankAll[Postgres])
 		default:
-			// The newest articles, walking articles_created_idx a bounded way.
+			// The heads of the words (their best matches alone, see RefreshHeads), and
+			// the newest articles, walking articles_created_idx a bounded way (which
+			// finds the articles made since the heads were).
 			window := int(min(searchWindow, max(searchBroad, searchBroad*total/sizes[i])))
-			parts = append(parts, fmt.Sprintf(`%s FROM (
-				SELECT id, search, created_at FROM articles ORDER BY created_at DESC, id DESC LIMIT %d) w WHERE w.%s`, ranked, window, cond))
+			newest := ""
+			// One word as typed, with a head: the head is its exact best, and only the
+			// articles made since it was built need reading beside it.
+			if since := s.vocab.heads(words[0].exact, searchRankAll[Postgres]); len(words) == 1 && q == sq.exact && !since.IsZero() {
+				window = searchWindow
+				newest = "WHERE created_at >= @since"
+				args = append(args, sql.Named("since", since))
+			}
+			part = fmt.Sprintf(`(%s FROM articles WHERE id IN (
+					SELECT article_id FROM search_heads WHERE word = ANY(CAST(@heads AS text[])) ORDER BY rank DESC LIMIT %d) AND %s)
+				UNION
+				(%s FROM (SELECT id, search, created_at FROM articles %s ORDER BY created_at DESC, id DESC LIMIT %d) w WHERE w.%s)`,
+				ranked, searchHeadsRead, cond, ranked, newest, window, cond)
 		}
+		var page []Article
+		err := s.reader(ctx).Raw(`SELECT `+selectArticle("a")+` FROM (
+				SELECT id, score, created_at FROM (`+part+`) hit
+				ORDER BY score DESC, created_at DESC, id DESC LIMIT @n) page
+			JOIN articles a ON a.id = page.id `+withViews("a")+`
+			ORDER BY page.score DESC, page.created_at DESC, page.id DESC`, args...).Scan(&page).Error
+		if err != nil {
+			return err
+		}
+		found = append(found, page...)
 	}
-	return s.reader(ctx).Raw(`SELECT `+selectArticle("a")+` FROM (
-			SELECT id, tier, score, created_at FROM (`+strings.Join(parts, " UNION ALL ")+`) hit
-			ORDER BY tier, score DESC, created_at DESC, id DESC LIMIT @limit OFFSET @offset) page
-		JOIN articles a ON a.id = page.id `+withViews("a")+`
-		ORDER BY page.tier, page.score DESC, page.created_at DESC, page.id DESC`, args...).Scan(out).Error
+	if offset < len(found) {
+		*out = found[offset:min(len(found), offset+limit)]
+	}
+	return nil
 }
 
 // estimate returns the planner's estimates of the articles each tsquery matches ("": of
@@ -517,8 +565,7 @@ func (s *Store) estimate(ctx context.Context, qs []string) ([]float64, error) {
 			selects[i] = "SELECT 1 FROM articles"
 			continue
 		}
-		selects[i] = "SELECT 1 FROM articles WHERE search @@ CAST(? AS tsquery)"
-		args = append(args, q)
+		selects[i] = "SELECT 1 FROM articles WHERE search @@ " + tsLiteral(q)
 	}
 	var plan string
 	if err := s.reader(ctx).Raw("EXPLAIN (FORMAT JSON) "+strings.Join(selects, " UNION ALL "), args...).Row().Scan(&plan); err != nil {
@@ -580,18 +627,25 @@ func (s *Store) findSQLite(ctx context.Context, words []searchWord, limit, offse
 		if !whole && counts[i] == 0 {
 			continue
 		}
-		bound := ""
-		if !whole && counts[i] > searchRankAll[SQLite] {
-			bound = fmt.Sprintf(" ORDER BY rowid DESC LIMIT %d", searchBroad)
-		}
 		// Materialized, so that SQLite finds the hits first and then reads their
 		// articles, rather than asking FTS5 about every article.
+		hits := `SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH @q`
+		args := []any{sql.Named("q", q), sql.Named("limit", offset+limit-len(found))}
+		if !whole && counts[i] > searchRankAll[SQLite] {
+			hits += fmt.Sprintf(" ORDER BY rowid DESC LIMIT %d", searchBroad)
+			// A single word as typed: its head too, ranked (by bm25 of the word alone,
+			// which is this group's ranking) when the heads were built.
+			if i == 0 && len(words) == 1 {
+				hits = `SELECT id, min(score) AS score FROM (
+					SELECT article_id AS id, rank AS score FROM search_heads WHERE word IN @heads
+					UNION ALL SELECT * FROM (` + hits + `)) GROUP BY id`
+				args = append(args, sql.Named("heads", stemLike(words[0].typed)))
+			}
+		}
 		var page []Article
-		err := db.Raw(`WITH hit AS MATERIALIZED (
-				SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts
-				WHERE articles_fts MATCH ?`+bound+`)
+		err := db.Raw(`WITH hit AS MATERIALIZED (`+hits+`)
 			SELECT `+selectArticle("a")+` FROM hit CROSS JOIN articles a ON a.id = hit.id `+withViews("a")+`
-			ORDER BY hit.score, a.created_at DESC, a.id DESC LIMIT ?`, q, offset+limit-len(found)).Scan(&page).Error
+			ORDER BY hit.score, a.created_at DESC, a.id DESC LIMIT @limit`, args...).Scan(&page).Error
 		if err != nil {
 			return err
 		}

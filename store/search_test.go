@@ -254,3 +254,37 @@ func TestSearchAgreesWithFullRanking(t *testing.T) {
 		t.Errorf("%d of %d queries without corrections, %d of them differ between the databases", compared, len(queries), differ)
 	}
 }
+
+// TestSearchBroadOldestStrongest: a word in 6,003 articles (more than a search ranks
+// whole), whose strongest matches (the word in the title) are the three oldest: they
+// come first once the heads are built, and an article written after the heads, stronger,
+// ranks first at once (the newest articles are read too).
+func TestSearchBroadOldestStrongest(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		in := []store.NewArticle{
+			{Title: "Tapir alpha", Content: "Snout.", Author: "A", CreatedAt: day(0)},
+			{Title: "Tapir beta", Content: "Snout.", Author: "A", CreatedAt: day(1)},
+			{Title: "Tapir gamma", Content: "Snout.", Author: "A", CreatedAt: day(2)},
+		}
+		for i := range 6000 {
+			in = append(in, store.NewArticle{Title: fmt.Sprintf("Note %d", i), Content: "A tapir walked by.", Author: "B", CreatedAt: day(100 + i%900)})
+		}
+		load(t, s, in)
+		if err := s.RefreshHeads(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ids := idsOf(find(t, s, "tapir", 5, 0).Articles); !slices.Equal(ids[:3], []int64{3, 2, 1}) {
+			t.Fatalf("Find(tapir) = %v, want 3, 2, 1 first", ids)
+		}
+		// Stronger (the word twice in its title): on the embedded database the heads keep
+		// the bm25 of when they were built, which drifts as articles come.
+		later, err := s.CreateArticle(ctx, store.NewArticle{Title: "Tapir, tapir", Content: "Snout.", Author: "A"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := idsOf(find(t, s, "tapir", 5, 0).Articles); !slices.Equal(ids[:4], []int64{later.ID, 3, 2, 1}) {
+			t.Fatalf("Find(tapir) after a new article = %v, want %d, 3, 2, 1 first", ids, later.ID)
+		}
+	})
+}

@@ -107,14 +107,15 @@ type Store struct {
 	readPool string  // what rdb is called in PoolUse: PoolReplica or PoolPrimary
 	// getStmt is, on SQLite, getArticleSQL prepared on the read pool: at its first use,
 	// since the schema may not exist when the store opens.
-	getStmt   atomic.Pointer[sql.Stmt]
-	prepareMu sync.Mutex
-	dialect   Dialect
-	loc       Location
-	tracer    trace.Tracer // of the statements run outside GORM; nil: none
-	log       *slog.Logger
-	views     *viewCounter
-	vocab     vocabulary // the words typo tolerance corrects to
+	getStmt    atomic.Pointer[sql.Stmt]
+	prepareMu  sync.Mutex
+	dialect    Dialect
+	loc        Location
+	tracer     trace.Tracer // of the statements run outside GORM; nil: none
+	log        *slog.Logger
+	views      *viewCounter
+	vocab      vocabulary    // the words typo tolerance corrects to
+	searchKept chan struct{} // closed when keepSearch has stopped
 
 	closeOnce sync.Once
 	lastUse   sync.Map    // token name → when its last use was last written
@@ -238,7 +239,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		}
 		s.release = release
 	}
-	s.startFlusher(opts.ViewFlushInterval)
+	s.startFlusher(opts.ViewFlushInterval, opts.Serving)
 	return s, nil
 }
 
@@ -450,6 +451,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.views.stop)
 		<-s.views.done
+		<-s.searchKept
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.FlushViews(ctx); err != nil {

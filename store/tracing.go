@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"regexp"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -71,7 +73,7 @@ func (p tracingPlugin) end(tx *gorm.DB) {
 		return
 	}
 	span := v.(trace.Span)
-	span.SetAttributes(attribute.String("db.query.text", tx.Statement.SQL.String()),
+	span.SetAttributes(attribute.String("db.query.text", redactLiterals(tx.Statement.SQL.String())),
 		attribute.Int64("db.response.returned_rows", tx.Statement.RowsAffected))
 	if err := tx.Error; err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
 		span.RecordError(err)
@@ -105,4 +107,17 @@ func dbSystem(d Dialect) string {
 		return "postgresql"
 	}
 	return "sqlite"
+}
+
+// sqlLiteral is a single-quoted SQL string constant (” inside it is a quote).
+var sqlLiteral = regexp.MustCompile(`'(?:[^']|'')*'`)
+
+// redactLiterals replaces the string constants of a statement with '?': a search writes
+// its tsquery, made of the user's words, into the statement (see tsLiteral), and a span
+// carries no value a user sent.
+func redactLiterals(text string) string {
+	if !strings.Contains(text, "'") {
+		return text
+	}
+	return sqlLiteral.ReplaceAllString(text, "'?'")
 }

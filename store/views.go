@@ -87,28 +87,25 @@ func (v *viewCounter) giveBack(batch map[int64]int64) {
 // purgeEvery is how often expired idempotency keys are deleted.
 const purgeEvery = 10 * time.Minute
 
-// startFlusher flushes the views every interval, purges expired idempotency keys every
-// purgeEvery and keeps the search vocabulary (at once, then every VocabularyEvery),
-// until Close.
-func (s *Store) startFlusher(interval time.Duration) {
+// startFlusher flushes the views every interval and purges expired idempotency keys
+// every purgeEvery, until Close; beside it, for a store that serves, keepSearch keeps
+// the search vocabulary and heads (the commands and tests that load data rebuild them
+// with Analyze or RefreshVocabulary).
+func (s *Store) startFlusher(interval time.Duration, serving bool) {
 	s.views.stop = make(chan struct{})
 	s.views.done = make(chan struct{})
+	s.searchKept = make(chan struct{})
+	if serving {
+		go s.keepSearch()
+	} else {
+		close(s.searchKept)
+	}
 	go func() {
 		defer close(s.views.done)
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		purge := time.NewTicker(purgeEvery)
 		defer purge.Stop()
-		vocab := time.NewTicker(VocabularyEvery)
-		defer vocab.Stop()
-		keepVocabulary := func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := s.keepVocabulary(ctx); err != nil {
-				s.log.Warn("refreshing the search vocabulary failed; will retry", "err", err)
-			}
-		}
-		keepVocabulary()
 		for {
 			select {
 			case <-tick.C:
@@ -123,8 +120,6 @@ func (s *Store) startFlusher(interval time.Duration) {
 					s.log.Warn("purging idempotency keys failed; will retry", "err", err)
 				}
 				cancel()
-			case <-vocab.C:
-				keepVocabulary()
 			case <-s.views.stop:
 				return
 			}
@@ -227,4 +222,33 @@ func addViews(tx *gorm.DB, d Dialect, ids []int64, counts map[int64]int64) error
 	return tx.Exec(`WITH v(id, n) AS (VALUES `+values+`)
 		UPDATE article_views SET views = views + (SELECT n FROM v WHERE v.id = article_views.article_id)
 		WHERE article_id IN (SELECT id FROM v)`, args...).Error
+}
+
+// keepSearch keeps the search vocabulary and heads (at once, then every
+// VocabularyEvery) until Close, which cancels a rebuild under way.
+func (s *Store) keepSearch() {
+	defer close(s.searchKept)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.views.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	tick := time.NewTicker(VocabularyEvery)
+	defer tick.Stop()
+	for {
+		kctx, kcancel := context.WithTimeout(ctx, 10*time.Minute)
+		if err := s.keepVocabulary(kctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("refreshing the search vocabulary failed; will retry", "err", err)
+		}
+		kcancel()
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"gorm.io/gorm"
 )
@@ -20,16 +23,26 @@ const VocabularyEvery = 10 * time.Minute
 // memory, by length, so that a misspelt word is compared with the words it could be
 // without a round trip. 20,000 words take about 1 MB.
 type vocabulary struct {
-	mu     sync.RWMutex
-	docs   map[string]int64
-	sorted []string         // for prefix look-ups
-	byLen  map[int][]string // rune length → words
+	mu sync.RWMutex
+	// headsAt is when the heads of the words were last built (zero: not known).
+	headsAt time.Time
+	docs    map[string]int64
+	sorted  []string         // for prefix look-ups
+	byLen   map[int][]string // rune length → words
 }
 
 func (v *vocabulary) set(docs map[string]int64) {
 	sorted := make([]string, 0, len(docs))
 	byLen := map[int][]string{}
 	for w := range docs {
+		// Only words as SearchTerms makes them (letters and digits): the parsers also
+		// index e-mail addresses, URLs and hyphenated forms, which a query's words are
+		// never corrected or completed to (and which carry characters a statement's
+		// text must not hold: the tsquery is written into it, see tsLiteral).
+		if strings.ContainsFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			delete(docs, w)
+			continue
+		}
 		sorted = append(sorted, w)
 		n := len([]rune(w))
 		byLen[n] = append(byLen[n], w)
@@ -37,6 +50,25 @@ func (v *vocabulary) set(docs map[string]int64) {
 	slices.Sort(sorted)
 	v.mu.Lock()
 	v.docs, v.sorted, v.byLen = docs, sorted, byLen
+	v.mu.Unlock()
+}
+
+// heads returns since when the words all have heads: zero when one of them has none
+// or when that is not known.
+func (v *vocabulary) heads(ws []string, threshold int) time.Time {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for _, w := range ws {
+		if v.docs[w] <= int64(threshold) {
+			return time.Time{}
+		}
+	}
+	return v.headsAt
+}
+
+func (v *vocabulary) setHeadsAt(t time.Time) {
+	v.mu.Lock()
+	v.headsAt = t
 	v.mu.Unlock()
 }
 
@@ -55,8 +87,7 @@ func (v *vocabulary) hasAll(ws []string) bool {
 const maxCompletions = 10
 
 // completions returns the words that begin with p, other than p and the words of
-// except, the most frequent first, at most maxCompletions; or, when there are none, the
-// stem p may have been typed past.
+// except, the most frequent first, at most maxCompletions.
 func (v *vocabulary) completions(p string, except []string) []string {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -68,17 +99,22 @@ func (v *vocabulary) completions(p string, except []string) []string {
 		}
 	}
 	slices.SortStableFunc(found, func(a, b string) int { return cmpDocs(v.docs[a], v.docs[b]) })
-	found = found[:min(len(found), maxCompletions)]
-	// None: maybe typed past its stem ("performanc", whose stem is "perform"): the
-	// longest indexed word it begins with, of minStem letters or more and at most
-	// stemTail fewer.
+	return found[:min(len(found), maxCompletions)]
+}
+
+// typedPast returns the stem that p may have been typed past ("performanc", whose stem
+// is "perform"): the longest indexed word p begins with, of minStem letters or more and
+// at most stemTail fewer, if any.
+func (v *vocabulary) typedPast(p string) []string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	runes := []rune(p)
-	for n := len(runes) - 1; len(found) == 0 && n >= max(minStem, len(runes)-stemTail); n-- {
-		if w := string(runes[:n]); v.docs[w] > 0 && !slices.Contains(except, w) {
-			found = append(found, w)
+	for n := len(runes) - 1; n >= max(minStem, len(runes)-stemTail); n-- {
+		if w := string(runes[:n]); v.docs[w] > 0 {
+			return []string{w}
 		}
 	}
-	return found
+	return nil
 }
 
 // The stem of a word typed in part: at least minStem letters, at most stemTail fewer
@@ -184,27 +220,51 @@ func editDistance(a, b []rune, bound int) int {
 // rebuilds search_words.
 const vocabularyLock = 0x766f636162756c61 // "vocabula"
 
+// headsLock is the lock under which one replica rebuilds search_heads.
+const headsLock = 0x7365617263686864 // "searchhd"
+
 // RefreshVocabulary rebuilds the vocabulary of typo tolerance from the articles now
 // (on PostgreSQL, the table search_words, which every replica then loads).
 func (s *Store) RefreshVocabulary(ctx context.Context) error {
-	if s.dialect == Postgres {
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			for _, stmt := range []string{
-				"DELETE FROM search_words",
-				"INSERT INTO search_words (word, docs) SELECT word, ndoc FROM ts_stat('SELECT search FROM articles')",
-				`INSERT INTO search_words_refreshed (at) VALUES (now()) ON CONFLICT (one) DO UPDATE SET at = excluded.at`,
-			} {
-				if err := tx.Exec(stmt).Error; err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("refresh the search vocabulary: %w", s.classify(err))
-		}
+	if err := s.rebuildVocabulary(ctx, 0); err != nil {
+		return err
 	}
 	return s.loadVocabulary(ctx)
+}
+
+// rebuildVocabulary rebuilds search_words (PostgreSQL) under vocabularyLock, so that
+// replicas take turns; with olderThan > 0, only if it was last rebuilt longer ago.
+func (s *Store) rebuildVocabulary(ctx context.Context, olderThan time.Duration) error {
+	if s.dialect != Postgres {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(vocabularyLock)).Error; err != nil {
+			return err
+		}
+		if olderThan > 0 {
+			var stale bool
+			err := tx.Raw(`SELECT coalesce((SELECT at FROM search_words_refreshed), '-infinity') < now() - CAST(? AS interval)`,
+				fmt.Sprintf("%d seconds", int(olderThan.Seconds()))).Row().Scan(&stale)
+			if err != nil || !stale {
+				return err
+			}
+		}
+		for _, stmt := range []string{
+			"DELETE FROM search_words",
+			"INSERT INTO search_words (word, docs) SELECT word, ndoc FROM ts_stat('SELECT search FROM articles')",
+			`INSERT INTO search_words_refreshed (at) VALUES (now()) ON CONFLICT (one) DO UPDATE SET at = excluded.at`,
+		} {
+			if err := tx.Exec(stmt).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("refresh the search vocabulary: %w", s.classify(err))
+	}
+	return nil
 }
 
 // loadVocabulary reads the vocabulary into memory.
@@ -232,27 +292,146 @@ func (s *Store) loadVocabulary(ctx context.Context) error {
 		return fmt.Errorf("load the search vocabulary: %w", s.classify(err))
 	}
 	s.vocab.set(docs)
+	if s.dialect == Postgres {
+		var at sql.NullTime
+		if err := s.reader(ctx).Raw(`SELECT heads_at FROM search_words_refreshed`).Row().Scan(&at); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("load the search vocabulary: %w", s.classify(err))
+		}
+		s.vocab.setHeadsAt(at.Time)
+	}
 	return nil
 }
 
-// keepVocabulary is the flusher's periodic step: on PostgreSQL one replica rebuilds
-// search_words when it is older than VocabularyEvery (or empty while articles exist),
-// and every replica reloads it; the embedded database reloads its FTS5 terms.
+// keepVocabulary is keepSearch's periodic step: on PostgreSQL one replica rebuilds
+// search_words when it is older than VocabularyEvery, and search_heads when older than
+// HeadsEvery; every replica then reloads the vocabulary (the embedded database reloads
+// its FTS5 terms).
 func (s *Store) keepVocabulary(ctx context.Context) error {
-	if s.dialect == Postgres {
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	if err := s.rebuildVocabulary(ctx, VocabularyEvery); err != nil {
+		return err
+	}
+	if err := s.loadVocabulary(ctx); err != nil {
+		return err
+	}
+	return s.rebuildHeads(ctx, HeadsEvery)
+}
+
+// SearchHeadSize is how many articles the head of a word holds: as deep as a search
+// pages.
+const SearchHeadSize = SearchDeepest
+
+// searchHeadsRead bounds the head rows one group of a search reads (each costs a page
+// read): the heads of two words.
+const searchHeadsRead = 2 * SearchHeadSize
+
+// HeadsEvery is how often the heads of the words are rebuilt: a change that makes an
+// article rank high for a word it was not ranked high for reaches broad searches at the
+// next rebuild, unless the article is among the newest (which every search reads).
+const HeadsEvery = time.Hour
+
+// RefreshHeads rebuilds the heads of the words (PostgreSQL): for every word of the
+// vocabulary in more articles than a search ranks whole, its SearchHeadSize best
+// articles for the word alone. It costs a ranking of every match of those words: about
+// 3 minutes at a million articles on the README's machine, which one replica spends once
+// an hour, in the background.
+func (s *Store) RefreshHeads(ctx context.Context) error { return s.rebuildHeads(ctx, 0) }
+
+// rebuildHeads rebuilds search_heads under headsLock; with olderThan > 0, only if it was
+// last rebuilt longer ago.
+func (s *Store) rebuildHeads(ctx context.Context, olderThan time.Duration) error {
+	if s.dialect != Postgres {
+		return s.rebuildHeadsSQLite(ctx)
+	}
+	// The lock is held by a transaction of its own while the words are rebuilt one
+	// short transaction each.
+	err := s.db.WithContext(ctx).Transaction(func(lock *gorm.DB) error {
+		if err := lock.Exec("SELECT pg_advisory_xact_lock(?)", int64(headsLock)).Error; err != nil {
+			return err
+		}
+		if olderThan > 0 {
 			var stale bool
-			err := tx.Raw(`SELECT pg_try_advisory_xact_lock(?) AND (
-					coalesce((SELECT at FROM search_words_refreshed), '-infinity') < now() - CAST(? AS interval))`,
-				int64(vocabularyLock), fmt.Sprintf("%d seconds", int(VocabularyEvery.Seconds()))).Row().Scan(&stale)
+			err := lock.Raw(`SELECT coalesce((SELECT heads_at FROM search_words_refreshed), '-infinity') < now() - CAST(? AS interval)`,
+				fmt.Sprintf("%d seconds", int(olderThan.Seconds()))).Row().Scan(&stale)
 			if err != nil || !stale {
 				return err
 			}
-			return s.RefreshVocabulary(ctx)
-		})
-		if err != nil {
+		}
+		var words []string
+		if err := lock.Raw(`SELECT word FROM search_words WHERE docs > ? ORDER BY word`, searchRankAll[Postgres]).Scan(&words).Error; err != nil {
 			return err
 		}
+		db := s.db.WithContext(ctx)
+		if err := db.Exec(`DELETE FROM search_heads WHERE word <> ALL (CAST(? AS text[]))`, pgTextArray(words)).Error; err != nil {
+			return err
+		}
+		for _, w := range words {
+			q := "'" + tsqueryQuote.Replace(w) + "'"
+			err := db.Transaction(func(tx *gorm.DB) error {
+				if err := tx.Exec(`DELETE FROM search_heads WHERE word = ?`, w).Error; err != nil {
+					return err
+				}
+				return tx.Exec(`INSERT INTO search_heads (word, rank, created_at, article_id)
+					SELECT ?, ts_rank('`+searchWeights+`', search, CAST(? AS tsquery)), created_at, id FROM articles
+					WHERE search @@ CAST(? AS tsquery) ORDER BY 2 DESC, 3 DESC, 4 DESC LIMIT ?`, w, q, q, SearchHeadSize).Error
+			})
+			if err != nil {
+				return err
+			}
+		}
+		// The time the rebuild began: an article made while it ran may be missing from
+		// the heads, and is among those a search reads as new.
+		return lock.Exec(`UPDATE search_words_refreshed SET heads_at = transaction_timestamp()`).Error
+	})
+	if err != nil {
+		return fmt.Errorf("refresh the search heads: %w", s.classify(err))
 	}
-	return s.loadVocabulary(ctx)
+	return nil
+}
+
+// rebuildHeadsSQLite rebuilds search_heads on the embedded database: for every FTS5 term
+// in more articles than a search ranks whole, its SearchHeadSize best articles by bm25
+// for the term alone, then newest. About 10 s at 100,000 articles; the embedded
+// database has one server, so no lock and no record of when.
+func (s *Store) rebuildHeadsSQLite(ctx context.Context) error {
+	began := time.Now()
+	// Read on the read pool, written a term at a time: the single writer is never held
+	// for longer than one term's rows.
+	var terms []string
+	if err := s.reader(ctx).Raw(`SELECT term FROM articles_fts_words WHERE doc > ?`, searchRankAll[SQLite]).Scan(&terms).Error; err != nil {
+		return fmt.Errorf("refresh the search heads: %w", s.classify(err))
+	}
+	db := s.db.WithContext(ctx)
+	if err := db.Exec(`DELETE FROM search_heads WHERE word NOT IN ?`, append(terms, "")).Error; err != nil {
+		return fmt.Errorf("refresh the search heads: %w", s.classify(err))
+	}
+	type head struct {
+		ID        int64
+		Score     float64
+		CreatedAt time.Time
+	}
+	for _, t := range terms {
+		var rows []head
+		err := s.reader(ctx).Raw(`WITH hit AS MATERIALIZED (
+				SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ?)
+			SELECT hit.id, hit.score, a.created_at FROM hit CROSS JOIN articles a ON a.id = hit.id
+			ORDER BY hit.score, a.created_at DESC, a.id DESC LIMIT ?`, ftsQuote(t), SearchHeadSize).Scan(&rows).Error
+		if err == nil {
+			err = db.Transaction(func(tx *gorm.DB) error {
+				if err := tx.Exec(`DELETE FROM search_heads WHERE word = ?`, t).Error; err != nil || len(rows) == 0 {
+					return err
+				}
+				values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?),", len(rows)), ",")
+				args := make([]any, 0, 4*len(rows))
+				for _, r := range rows {
+					args = append(args, t, r.Score, r.CreatedAt, r.ID)
+				}
+				return tx.Exec(`INSERT INTO search_heads (word, rank, created_at, article_id) VALUES `+values, args...).Error
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("refresh the search heads: %w", s.classify(err))
+		}
+	}
+	s.vocab.setHeadsAt(began)
+	return nil
 }

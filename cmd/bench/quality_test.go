@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"time"
 	"testing"
 
 	"github.com/articlesd/articlesd/store"
@@ -25,9 +27,15 @@ func BenchmarkSearchQuality(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
+	// As a serving articlesd keeps them.
 	if err := st.RefreshVocabulary(ctx); err != nil {
 		b.Fatal(err)
 	}
+	start := time.Now()
+	if err := st.RefreshHeads(ctx); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("search heads: %s\n", time.Since(start).Round(time.Millisecond))
 	serve := func(ctx context.Context, q string, limit int) ([]int64, error) {
 		r, err := st.Find(ctx, q, limit, 0)
 		ids := make([]int64, len(r.Articles))
