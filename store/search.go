@@ -63,7 +63,7 @@ const SearchDeepest = 500
 // 22 ms on the README's machine; on the embedded database (its driver is C translated
 // to Go) 5,000 take about 25 ms. A group estimated below the bound is still cut at twice
 // as many, so that a wrong estimate costs twice the bound, not the table.
-var searchRankAll = map[Dialect]int{Postgres: 5000, SQLite: 5000}
+var searchRankAll = map[Dialect]int{Postgres: 8000, SQLite: 5000}
 
 // searchBroad is how many candidates of a larger group are ranked, about: the matches
 // among the newest articles (by createdAt on PostgreSQL, by id on the embedded
@@ -71,8 +71,12 @@ var searchRankAll = map[Dialect]int{Postgres: 5000, SQLite: 5000}
 // at most searchWindow (5,000 page reads, about 25 ms).
 const (
 	searchBroad  = 300
-	searchWindow = 5000
+	searchWindow = 2500
 )
+
+// searchTitleAll bounds the articles with every word of a broad query in the title that
+// are ranked beside the heads and the newest.
+const searchTitleAll = 2000
 
 // Typo tolerance, as Meilisearch's defaults: a word of minTypo1 to minTypo2-1 letters
 // may be one edit away from an indexed word, a longer one two.
@@ -532,11 +536,20 @@ func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset in
 				newest = "WHERE created_at >= @since"
 				args = append(args, sql.Named("since", since))
 			}
-			part = fmt.Sprintf(`(%s FROM articles WHERE id IN (
-					SELECT article_id FROM search_heads WHERE word = ANY(CAST(@heads AS text[])) ORDER BY rank DESC LIMIT %d) AND %s)
-				UNION
-				(%s FROM (SELECT id, search, created_at FROM articles %s ORDER BY created_at DESC, id DESC LIMIT %d) w WHERE w.%s)`,
-				ranked, searchHeadsRead, cond, ranked, newest, window, cond)
+			cands := []string{
+				fmt.Sprintf(`(%s FROM articles WHERE id IN (
+					SELECT article_id FROM search_heads WHERE word = ANY(CAST(@heads AS text[])) ORDER BY rank DESC LIMIT %d) AND %s)`,
+					ranked, searchHeadsRead, cond),
+				fmt.Sprintf(`(%s FROM (SELECT id, search, created_at FROM articles %s ORDER BY created_at DESC, id DESC LIMIT %d) w WHERE w.%s)`,
+					ranked, newest, window, cond),
+			}
+			// Several words: also articles with all of them in the title (a match of the
+			// title vector implies one of the full vector), the strongest matches of the
+			// words together, which no word's head need hold.
+			if len(words) > 1 {
+				cands = append(cands, fmt.Sprintf(`(%s FROM articles WHERE title_search @@ %s LIMIT %d)`, ranked, tsLiteral(q), searchTitleAll))
+			}
+			part = strings.Join(cands, " UNION ")
 		}
 		var page []Article
 		err := s.reader(ctx).Raw(`SELECT `+selectArticle("a")+` FROM (
