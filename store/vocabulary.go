@@ -232,6 +232,22 @@ func (s *Store) RefreshVocabulary(ctx context.Context) error {
 	return s.loadVocabulary(ctx)
 }
 
+// takeTurn takes the advisory lock key for the transaction tx (waiting for a replica
+// that holds it) and says whether the rebuild is due: always when olderThan is 0, else
+// when the time in column of search_words_refreshed is older than that.
+func takeTurn(tx *gorm.DB, key int64, column string, olderThan time.Duration) (bool, error) {
+	if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", key).Error; err != nil {
+		return false, err
+	}
+	if olderThan <= 0 {
+		return true, nil
+	}
+	var due bool
+	err := tx.Raw(`SELECT coalesce((SELECT `+column+` FROM search_words_refreshed), '-infinity') < now() - CAST(? AS interval)`,
+		fmt.Sprintf("%d seconds", int(olderThan.Seconds()))).Row().Scan(&due)
+	return due, err
+}
+
 // rebuildVocabulary rebuilds search_words (PostgreSQL) under vocabularyLock, so that
 // replicas take turns; with olderThan > 0, only if it was last rebuilt longer ago.
 func (s *Store) rebuildVocabulary(ctx context.Context, olderThan time.Duration) error {
@@ -239,16 +255,8 @@ func (s *Store) rebuildVocabulary(ctx context.Context, olderThan time.Duration) 
 		return nil
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(vocabularyLock)).Error; err != nil {
+		if due, err := takeTurn(tx, vocabularyLock, "at", olderThan); err != nil || !due {
 			return err
-		}
-		if olderThan > 0 {
-			var stale bool
-			err := tx.Raw(`SELECT coalesce((SELECT at FROM search_words_refreshed), '-infinity') < now() - CAST(? AS interval)`,
-				fmt.Sprintf("%d seconds", int(olderThan.Seconds()))).Row().Scan(&stale)
-			if err != nil || !stale {
-				return err
-			}
 		}
 		for _, stmt := range []string{
 			"DELETE FROM search_words",
@@ -345,16 +353,8 @@ func (s *Store) rebuildHeads(ctx context.Context, olderThan time.Duration) error
 	// The lock is held by a transaction of its own while the words are rebuilt one
 	// short transaction each.
 	err := s.db.WithContext(ctx).Transaction(func(lock *gorm.DB) error {
-		if err := lock.Exec("SELECT pg_advisory_xact_lock(?)", int64(headsLock)).Error; err != nil {
+		if due, err := takeTurn(lock, headsLock, "heads_at", olderThan); err != nil || !due {
 			return err
-		}
-		if olderThan > 0 {
-			var stale bool
-			err := lock.Raw(`SELECT coalesce((SELECT heads_at FROM search_words_refreshed), '-infinity') < now() - CAST(? AS interval)`,
-				fmt.Sprintf("%d seconds", int(olderThan.Seconds()))).Row().Scan(&stale)
-			if err != nil || !stale {
-				return err
-			}
 		}
 		var words []string
 		if err := lock.Raw(`SELECT word FROM search_words WHERE docs > ? ORDER BY word`, searchRankAll[Postgres]).Scan(&words).Error; err != nil {

@@ -46,11 +46,15 @@ type bucket struct {
 
 // QualityReport is what a search-quality run measured.
 type QualityReport struct {
-	Buckets                    []bucket
-	TypoHits, TypoTried        int
-	PrefixHits, PrefixTried    int
-	TypoLatency, PrefixLatency []time.Duration
-	Missed                     []string // typos and prefixes that found nothing of their word
+	Buckets         []bucket
+	Typos, Prefixes tally
+	Missed          []string // typos and prefixes that found nothing of their word
+}
+
+// tally counts the searches of a kind that found the word meant.
+type tally struct {
+	Hits, Tried int
+	Latency     []time.Duration
 }
 
 func newBuckets() []bucket {
@@ -109,7 +113,22 @@ func SearchQuality(ctx context.Context, st *store.Store, serve Serve, o QualityO
 			}
 		}
 	}
-	for rep.TypoTried < o.Typos {
+	// try searches for typed, meant as word, and counts it in t.
+	try := func(t *tally, kind, typed, word string) error {
+		hit, took, err := foundWord(ctx, st, serve, typed, word)
+		if err != nil {
+			return err
+		}
+		t.Tried++
+		t.Latency = append(t.Latency, took)
+		if hit {
+			t.Hits++
+		} else if len(rep.Missed) < 20 {
+			rep.Missed = append(rep.Missed, fmt.Sprintf("%s %q for %q", kind, typed, word))
+		}
+		return nil
+	}
+	for rep.Typos.Tried < o.Typos {
 		w := draw(5)
 		edits := 1
 		if utf8.RuneCountInString(w) >= 9 {
@@ -119,32 +138,15 @@ func SearchQuality(ctx context.Context, st *store.Store, serve Serve, o QualityO
 		if slices.Contains(words, typo) {
 			continue // not a misspelling: another word
 		}
-		hit, took, err := foundWord(ctx, st, serve, typo, w)
-		if err != nil {
+		if err := try(&rep.Typos, "typo", typo, w); err != nil {
 			return rep, err
-		}
-		rep.TypoTried++
-		rep.TypoLatency = append(rep.TypoLatency, took)
-		if hit {
-			rep.TypoHits++
-		} else if len(rep.Missed) < 10 {
-			rep.Missed = append(rep.Missed, fmt.Sprintf("typo %q for %q", typo, w))
 		}
 	}
-	for rep.PrefixTried < o.Prefixes {
+	for rep.Prefixes.Tried < o.Prefixes {
 		w := draw(6)
-		n := utf8.RuneCountInString(w)
-		p := string([]rune(w)[:3+r.IntN(n-3)])
-		hit, took, err := foundWord(ctx, st, serve, p, w)
-		if err != nil {
+		p := string([]rune(w)[:3+r.IntN(utf8.RuneCountInString(w)-3)])
+		if err := try(&rep.Prefixes, "prefix", p, w); err != nil {
 			return rep, err
-		}
-		rep.PrefixTried++
-		rep.PrefixLatency = append(rep.PrefixLatency, took)
-		if hit {
-			rep.PrefixHits++
-		} else if len(rep.Missed) < 20 {
-			rep.Missed = append(rep.Missed, fmt.Sprintf("prefix %q for %q", p, w))
 		}
 	}
 	return rep, nil
@@ -242,17 +244,19 @@ func (rep QualityReport) print(w io.Writer) {
 			b.over10/float64(b.queries), b.worst10, b.over20/float64(b.queries),
 			fmtDuration(lat.percentile(0.5)), fmtDuration(lat.percentile(0.95)), fmtDuration(lat.percentile(1)))
 	}
-	hits := func(name string, hit, tried int, l []time.Duration) {
-		lat := result{latencies: slices.Clone(l)}
-		slices.Sort(lat.latencies)
-		if tried == 0 {
-			return
+	fmt.Fprintln(w)
+	for _, k := range []struct {
+		name string
+		t    tally
+	}{{"typos", rep.Typos}, {"prefixes", rep.Prefixes}} {
+		if k.t.Tried == 0 {
+			continue
 		}
-		fmt.Fprintf(w, "\n- %s: %d of %d found the word meant in their first 10 results (%.0f%%), p95 %s\n",
-			name, hit, tried, 100*float64(hit)/float64(tried), fmtDuration(lat.percentile(0.95)))
+		lat := result{latencies: slices.Clone(k.t.Latency)}
+		slices.Sort(lat.latencies)
+		fmt.Fprintf(w, "- %s: %d of %d found the word meant in their first 10 results (%.0f%%), p95 %s\n",
+			k.name, k.t.Hits, k.t.Tried, 100*float64(k.t.Hits)/float64(k.t.Tried), fmtDuration(lat.percentile(0.95)))
 	}
-	hits("typos", rep.TypoHits, rep.TypoTried, rep.TypoLatency)
-	hits("prefixes", rep.PrefixHits, rep.PrefixTried, rep.PrefixLatency)
 	for _, b := range rep.Buckets {
 		for _, e := range b.examples {
 			fmt.Fprintf(w, "- below 0.9 (%s): %s\n", b.name, e)
