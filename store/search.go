@@ -120,8 +120,10 @@ func (s *Store) Search(ctx context.Context, query string, limit, offset int) ([]
 // Articles that match every word as typed come first; within each group the articles
 // are ranked by the database's weighted full-text rank (title above tags and author
 // above content, repeated words counting less and less), then newest (created_at) first.
-// A group of at most searchRankAll matches is ranked whole; of a larger one, the newest
-// searchBroad title matches and the newest searchBroad matches are.
+// A group of at most searchRankAll matches is ranked whole; a larger one from candidates:
+// the heads of its words (RefreshHeads), the newest articles and, on PostgreSQL, for
+// several words, articles with all of them in the title (see findPG). Nothing is found
+// past SearchDeepest. docs/search.md has the whole definition.
 func (s *Store) Find(ctx context.Context, query string, limit, offset int) (SearchResult, error) {
 	return s.find(ctx, query, limit, offset, false)
 }
@@ -479,9 +481,9 @@ func (q searchQuery) tiers() []string {
 // searchWeights are ts_rank's weights of D, C (content), B (tags, author), A (title).
 const searchWeights = "{0.1, 0.2, 0.4, 1.0}"
 
-// findPG runs a search on PostgreSQL. Each group (tier 0: every word as typed; tier 1:
-// the other matches) is ranked whole when the planner expects at most searchRankAll
-// matches, else from its broad candidates.
+// findPG runs a search on PostgreSQL. Each group (the first: every word as typed; the
+// second: the other matches) is ranked whole when the planner expects at most
+// searchRankAll matches, else from its candidates.
 func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset int, whole bool, out *[]Article) error {
 	sq := tsqueryLanguage.write(words)
 	tiers := sq.tiers()
@@ -572,7 +574,6 @@ func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset in
 // all articles).
 func (s *Store) estimate(ctx context.Context, qs []string) ([]float64, error) {
 	selects := make([]string, len(qs))
-	var args []any
 	for i, q := range qs {
 		if q == "" {
 			selects[i] = "SELECT 1 FROM articles"
@@ -581,7 +582,7 @@ func (s *Store) estimate(ctx context.Context, qs []string) ([]float64, error) {
 		selects[i] = "SELECT 1 FROM articles WHERE search @@ " + tsLiteral(q)
 	}
 	var plan string
-	if err := s.reader(ctx).Raw("EXPLAIN (FORMAT JSON) "+strings.Join(selects, " UNION ALL "), args...).Row().Scan(&plan); err != nil {
+	if err := s.reader(ctx).Raw("EXPLAIN (FORMAT JSON) " + strings.Join(selects, " UNION ALL ")).Row().Scan(&plan); err != nil {
 		return nil, err
 	}
 	type node struct {
