@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/articlesd/articlesd/store"
 )
