@@ -193,7 +193,8 @@ func insertTags(tx *gorm.DB, articles []Article) error {
 
 // GetArticle returns one article without counting a view. An article the read
 // replicas do not have (yet: replication lags) is looked for on the primary, so that a
-// client always reads the article it was just told was created.
+// client always reads the article it was just told was created; so is one a replica
+// could not be asked for.
 func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 	if s.dialect == Postgres {
 		markPool(ctx, s.readPool)
@@ -202,7 +203,9 @@ func (s *Store) GetArticle(ctx context.Context, id int64) (Article, error) {
 			reads = s.readSQL
 		}
 		a, err := s.getArticlePG(ctx, reads, id)
-		if errors.Is(err, ErrNotFound) && s.readPool == PoolReplica {
+		// A standby that does not answer (restarting, say, as a failed primary rejoins as
+		// one) is no reason to fail a read the primary can serve.
+		if (errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) && ctx.Err() == nil) && s.readPool == PoolReplica {
 			markPool(ctx, PoolPrimary)
 			a, err = s.getArticlePG(ctx, s.sqlDB, id)
 		}

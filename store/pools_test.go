@@ -200,3 +200,48 @@ func openRaw(t *testing.T, dbURL string) *pgx.Conn {
 	t.Cleanup(func() { _ = c.Close(context.Background()) })
 	return c
 }
+
+// TestReadByIDWithoutTheReplica: a read by id that the replica cannot answer (its
+// database gone, as a restarting standby refuses connections) is answered by the
+// primary, not failed.
+func TestReadByIDWithoutTheReplica(t *testing.T) {
+	ctx := context.Background()
+	primaryURL, replicaURL := storetest.URL(t, store.Postgres), storetest.URL(t, store.Postgres)
+	for _, u := range []string{primaryURL, replicaURL} {
+		migrated, err := store.Open(ctx, u, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := migrated.MigrateUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = migrated.Close()
+	}
+	s, err := store.Open(ctx, primaryURL, store.Options{ReadURL: replicaURL, ConnectTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	a, err := s.CreateArticle(ctx, store.NewArticle{Title: "Kept", Content: "c", Author: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(replicaURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := openRaw(t, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the pool's terminated connections first, then refused new ones
+		rctx, use := store.WithPoolUse(ctx)
+		got, err := s.GetArticle(rctx, a.ID)
+		if err != nil || got.Title != "Kept" {
+			t.Fatalf("read without the replica: %+v, %v", got, err)
+		}
+		if use.String() != "primary+replica" {
+			t.Errorf("served by %q, want primary+replica", use.String())
+		}
+	}
+}
