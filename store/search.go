@@ -545,11 +545,16 @@ func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset in
 				fmt.Sprintf(`(%s FROM (SELECT id, search, created_at FROM articles %s ORDER BY created_at DESC, id DESC LIMIT %d) w WHERE w.%s)`,
 					ranked, newest, window, cond),
 			}
-			// Several words: also articles with all of them in the title (a match of the
-			// title vector implies one of the full vector), the strongest matches of the
-			// words together, which no word's head need hold.
+			// Several words: also articles with all of them in the title, the strongest
+			// matches of the words together, which no word's head need hold. For the
+			// first group a match of the title vector implies one of the full vector;
+			// the second says "not as typed", which the rest of an article may deny.
 			if len(words) > 1 {
-				cands = append(cands, fmt.Sprintf(`(%s FROM articles WHERE title_search @@ %s LIMIT %d)`, ranked, tsLiteral(q), searchTitleAll))
+				title := "title_search @@ " + tsLiteral(q)
+				if q != sq.exact {
+					title += " AND " + cond
+				}
+				cands = append(cands, fmt.Sprintf(`(%s FROM articles WHERE %s LIMIT %d)`, ranked, title, searchTitleAll))
 			}
 			part = strings.Join(cands, " UNION ")
 		}

@@ -288,3 +288,23 @@ func TestSearchBroadOldestStrongest(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchGroupsDoNotOverlap: an article matching every word as typed is in the first
+// group only, even when the second group is broad and the article's title holds its
+// words in their completed form (the second group's title candidates must not take it).
+func TestSearchGroupsDoNotOverlap(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		in := []store.NewArticle{{Title: "Zebra stardust", Content: "A star.", Author: "A", CreatedAt: day(0)}}
+		for i := range 9000 {
+			in = append(in, store.NewArticle{Title: fmt.Sprintf("Zebra stardust %d", i), Content: "Dust.", Author: "B", CreatedAt: day(1 + i%900)})
+		}
+		load(t, s, in)
+		if err := s.RefreshHeads(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := idsOf(find(t, s, "zebra star", 50, 0).Articles)
+		if len(got) != 50 || got[0] != 1 || slices.Contains(got[1:], 1) {
+			t.Fatalf("Find(zebra star) = %v, want article 1 first and once", got)
+		}
+	})
+}
