@@ -23,18 +23,7 @@ import (
 // a standby lagging forever, which makes every rule visible.
 func TestReadReplicaRules(t *testing.T) {
 	ctx := context.Background()
-	primaryURL := storetest.URL(t, store.Postgres)
-	replicaURL := storetest.URL(t, store.Postgres)
-	for _, u := range []string{primaryURL, replicaURL} {
-		migrated, err := store.Open(ctx, u, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := migrated.MigrateUp(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_ = migrated.Close()
-	}
+	primaryURL, replicaURL := migratedURL(t), migratedURL(t)
 	// What the replica already has: one article the primary does not, under an id the
 	// primary will not hand out during the test.
 	replica := openRaw(t, replicaURL)
@@ -206,17 +195,7 @@ func openRaw(t *testing.T, dbURL string) *pgx.Conn {
 // primary, not failed.
 func TestReadByIDWithoutTheReplica(t *testing.T) {
 	ctx := context.Background()
-	primaryURL, replicaURL := storetest.URL(t, store.Postgres), storetest.URL(t, store.Postgres)
-	for _, u := range []string{primaryURL, replicaURL} {
-		migrated, err := store.Open(ctx, u, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := migrated.MigrateUp(ctx); err != nil {
-			t.Fatal(err)
-		}
-		_ = migrated.Close()
-	}
+	primaryURL, replicaURL := migratedURL(t), migratedURL(t)
 	s, err := store.Open(ctx, primaryURL, store.Options{ReadURL: replicaURL, ConnectTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -244,4 +223,20 @@ func TestReadByIDWithoutTheReplica(t *testing.T) {
 			t.Errorf("served by %q, want primary+replica", use.String())
 		}
 	}
+}
+
+// migratedURL returns the URL of a fresh, migrated PostgreSQL database, dropped at the
+// end of the test.
+func migratedURL(t *testing.T) string {
+	t.Helper()
+	u := storetest.URL(t, store.Postgres)
+	s, err := store.Open(context.Background(), u, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.MigrateUp(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -283,6 +283,9 @@ func (s *Store) lexemes(ctx context.Context, words []searchWord) error {
 	return rows.Err()
 }
 
+// arrayQuote escapes an element of a quoted PostgreSQL array literal.
+var arrayQuote = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 // pgTextArray writes strings as a PostgreSQL text array literal.
 func pgTextArray(ss []string) string {
 	var b strings.Builder
@@ -292,7 +295,7 @@ func pgTextArray(ss []string) string {
 			b.WriteByte(',')
 		}
 		b.WriteByte('"')
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s))
+		b.WriteString(arrayQuote.Replace(s))
 		b.WriteByte('"')
 	}
 	b.WriteByte('}')

@@ -53,8 +53,8 @@ func (v *vocabulary) set(docs map[string]int64) {
 	v.mu.Unlock()
 }
 
-// heads returns since when the words all have heads: zero when one of them has none
-// or when that is not known.
+// heads returns since when the words all have heads (no words: when the heads were
+// built): zero when one of them has none or when that is not known.
 func (v *vocabulary) heads(ws []string, threshold int) time.Time {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -349,10 +349,7 @@ func (s *Store) RefreshHeads(ctx context.Context) error { return s.rebuildHeads(
 func (s *Store) rebuildHeads(ctx context.Context, olderThan time.Duration) error {
 	if s.dialect != Postgres {
 		// One server: when the heads were built is known here, zero before the first.
-		s.vocab.mu.RLock()
-		built := s.vocab.headsAt
-		s.vocab.mu.RUnlock()
-		if olderThan > 0 && !built.IsZero() && time.Since(built) < olderThan {
+		if built := s.vocab.heads(nil, 0); olderThan > 0 && !built.IsZero() && time.Since(built) < olderThan {
 			return nil
 		}
 		return s.rebuildHeadsSQLite(ctx)
