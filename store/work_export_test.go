@@ -164,7 +164,7 @@ func sqliteSteps(path, query string, vars []any) (int64, error) {
 		case string, time.Time:
 			text, ok := x.(string)
 			if !ok {
-				// As the driver writes times (github.com/glebarez/go-sqlite).
+				// As the driver writes times (modernc.org/sqlite).
 				text = x.(time.Time).Format("2006-01-02 15:04:05.999999999-07:00")
 			}
 			p, err := libc.CString(text)
