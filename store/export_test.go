@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -71,3 +72,20 @@ const MigrationLockID = migrationLockID
 
 // PurgeIdempotencyKeys exposes purgeIdempotencyKeys.
 func (s *Store) PurgeIdempotencyKeys(ctx context.Context) error { return s.purgeIdempotencyKeys(ctx) }
+
+// HeadsBuilt reads from the database when the search heads were last built (zero: never,
+// or marked stale), as a server that starts does.
+func (s *Store) HeadsBuilt(ctx context.Context) (time.Time, error) {
+	s.vocab.setHeadsAt(time.Time{})
+	if err := s.loadVocabulary(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return s.vocab.heads(nil, 0), nil
+}
+
+// KeepSearchOnce runs one periodic step of a serving store's search upkeep, starting from
+// what the database holds (as after a restart).
+func (s *Store) KeepSearchOnce(ctx context.Context) error {
+	s.vocab.setHeadsAt(time.Time{})
+	return s.keepVocabulary(ctx)
+}

@@ -308,3 +308,45 @@ func TestSearchGroupsDoNotOverlap(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchHeadsKept: when the heads were built is stored, so that a server that starts
+// keeps heads built less than HeadsEvery ago instead of rebuilding them; a bulk load
+// (Analyze) marks them stale, and the next step rebuilds them.
+func TestSearchHeadsKept(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var in []store.NewArticle
+		for i := range 6000 {
+			in = append(in, store.NewArticle{Title: fmt.Sprintf("Note %d", i), Content: "A tapir walked by.", Author: "B", CreatedAt: day(i % 900)})
+		}
+		load(t, s, in)
+		if at, err := s.HeadsBuilt(ctx); err != nil || !at.IsZero() {
+			t.Fatalf("heads built after a bulk load = %v, %v; want zero (stale)", at, err)
+		}
+		if err := s.RefreshHeads(ctx); err != nil {
+			t.Fatal(err)
+		}
+		built, err := s.HeadsBuilt(ctx)
+		if err != nil || built.IsZero() || time.Since(built) > time.Minute {
+			t.Fatalf("heads built after RefreshHeads = %v, %v; want within the last minute", built, err)
+		}
+		if err := s.KeepSearchOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if at, err := s.HeadsBuilt(ctx); err != nil || !at.Equal(built) {
+			t.Fatalf("heads built after a restart's upkeep = %v, %v; want %v kept", at, err, built)
+		}
+		if err := s.Analyze(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.KeepSearchOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if at, err := s.HeadsBuilt(ctx); err != nil || !at.After(built) {
+			t.Fatalf("heads built after Analyze and the upkeep = %v, %v; want after %v (rebuilt)", at, err, built)
+		}
+		if ids := idsOf(find(t, s, "tapir", 3, 0).Articles); len(ids) != 3 {
+			t.Fatalf("Find(tapir) = %v, want 3 articles", ids)
+		}
+	})
+}

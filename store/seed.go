@@ -172,8 +172,9 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 
 // Analyze refreshes the planner's statistics and, on PostgreSQL, the visibility map
 // (VACUUM), so that queries are planned for the data just loaded and index-only scans
-// need not visit the table, and rebuilds the search vocabulary. It is what a bulk load
-// should end with.
+// need not visit the table, rebuilds the search vocabulary and marks the search heads
+// stale (a serving articlesd rebuilds them within VocabularyEvery). It is what a bulk
+// load should end with.
 func (s *Store) Analyze(ctx context.Context) error {
 	stmt := "ANALYZE"
 	if s.dialect == Postgres {
@@ -181,6 +182,11 @@ func (s *Store) Analyze(ctx context.Context) error {
 	}
 	if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
 		return fmt.Errorf("analyze: %w", s.classify(err))
+	}
+	// The articles just loaded are dated in the past: searches must not take the heads
+	// built before them for complete.
+	if err := s.staleHeads(ctx); err != nil {
+		return err
 	}
 	return s.RefreshVocabulary(ctx)
 }

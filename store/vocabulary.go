@@ -300,13 +300,30 @@ func (s *Store) loadVocabulary(ctx context.Context) error {
 		return fmt.Errorf("load the search vocabulary: %w", s.classify(err))
 	}
 	s.vocab.set(docs)
-	if s.dialect == Postgres {
-		var at sql.NullTime
-		if err := s.reader(ctx).Raw(`SELECT heads_at FROM search_words_refreshed`).Row().Scan(&at); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("load the search vocabulary: %w", s.classify(err))
-		}
-		s.vocab.setHeadsAt(at.Time)
+	built := `SELECT heads_at FROM search_words_refreshed`
+	if s.dialect == SQLite {
+		built = `SELECT at FROM search_heads_built`
 	}
+	var at sql.NullTime
+	if err := s.reader(ctx).Raw(built).Row().Scan(&at); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("load the search vocabulary: %w", s.classify(err))
+	}
+	s.vocab.setHeadsAt(at.Time)
+	return nil
+}
+
+// staleHeads records that the heads of the words no longer stand for the articles (a
+// bulk load of articles dated in the past, which the newest window of a search would not
+// reach): the next keepSearch step of a server rebuilds them.
+func (s *Store) staleHeads(ctx context.Context) error {
+	stmt := `UPDATE search_words_refreshed SET heads_at = NULL`
+	if s.dialect == SQLite {
+		stmt = `DELETE FROM search_heads_built`
+	}
+	if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
+		return fmt.Errorf("mark the search heads stale: %w", s.classify(err))
+	}
+	s.vocab.setHeadsAt(time.Time{})
 	return nil
 }
 
@@ -356,6 +373,7 @@ func (s *Store) rebuildHeads(ctx context.Context, olderThan time.Duration) error
 	}
 	// The lock is held by a transaction of its own while the words are rebuilt one
 	// short transaction each.
+	began := time.Now()
 	err := s.db.WithContext(ctx).Transaction(func(lock *gorm.DB) error {
 		if due, err := takeTurn(lock, headsLock, "heads_at", olderThan); err != nil || !due {
 			return err
@@ -384,7 +402,11 @@ func (s *Store) rebuildHeads(ctx context.Context, olderThan time.Duration) error
 		}
 		// The time the rebuild began: an article made while it ran may be missing from
 		// the heads, and is among those a search reads as new.
-		return lock.Exec(`UPDATE search_words_refreshed SET heads_at = transaction_timestamp()`).Error
+		if err := lock.Exec(`UPDATE search_words_refreshed SET heads_at = transaction_timestamp()`).Error; err != nil {
+			return err
+		}
+		s.log.Info("search heads rebuilt", "words", len(words), "took", time.Since(began).Round(time.Millisecond).String())
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("refresh the search heads: %w", s.classify(err))
@@ -395,7 +417,8 @@ func (s *Store) rebuildHeads(ctx context.Context, olderThan time.Duration) error
 // rebuildHeadsSQLite rebuilds search_heads on the embedded database: for every FTS5 term
 // in more articles than a search ranks whole, its SearchHeadSize best articles by bm25
 // for the term alone, then newest. 18 s at 100,000 articles; the embedded database has
-// one server, so no lock, and when is kept in memory (a server builds them as it starts).
+// one server, so no lock; when they were built is kept in search_heads_built, so that a
+// restart rebuilds them only when they are older than HeadsEvery.
 func (s *Store) rebuildHeadsSQLite(ctx context.Context) error {
 	began := time.Now()
 	// Read on the read pool, written a term at a time: the single writer is never held
@@ -436,6 +459,11 @@ func (s *Store) rebuildHeadsSQLite(ctx context.Context) error {
 			return fmt.Errorf("refresh the search heads: %w", s.classify(err))
 		}
 	}
+	err := db.Exec(`INSERT INTO search_heads_built (one, at) VALUES (1, ?) ON CONFLICT (one) DO UPDATE SET at = excluded.at`, began.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("refresh the search heads: %w", s.classify(err))
+	}
 	s.vocab.setHeadsAt(began)
+	s.log.Info("search heads rebuilt", "words", len(terms), "took", time.Since(began).Round(time.Millisecond).String())
 	return nil
 }

@@ -18,7 +18,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
 
-go build -o articlesd "$repo"
+(cd "$repo" && go build -o "$work/articlesd" .)
 (cd "$repo/cmd/bench/testdata/otlpsink" && go build -o "$work/otlpsink" .)
 GOBIN="$work" go install github.com/pocketbase/pocketbase/examples/base@v0.36.8
 
@@ -51,6 +51,9 @@ pids+=($!)
   --otlp-endpoint 127.0.0.1:14317 --otlp-insecure --trace-sample-ratio 0.1 >articlesd.out 2>&1 &
 pids+=($!)
 until curl -sf http://127.0.0.1:18081/readyz >/dev/null && curl -sf http://127.0.0.1:18090/api/health >/dev/null; do sleep 0.2; done
+# seed marked the search heads stale: articlesd rebuilds them as it starts (about 20 s of
+# a core at 100,000 articles); measure the steady state after it.
+for _ in $(seq 600); do grep -q 'search heads rebuilt' articlesd.log 2>/dev/null && break; sleep 0.2; done
 
 printf 'math.randomseed(1)\nrequest = function() return wrk.format("GET", string.format("/api/collections/articles/records/%%015d", math.random(1, %d))) end\n' "$N" >pocketbase.lua
 printf 'math.randomseed(1)\nrequest = function() return wrk.format("GET", string.format("/articles/%%d", math.random(1, %d))) end\n' "$N" >articlesd.lua

@@ -1,0 +1,1 @@
+DROP TABLE search_heads_built;
