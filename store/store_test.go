@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -337,6 +338,55 @@ func TestViewsAreBatched(t *testing.T) {
 				t.Fatalf("flush after delete: %v", err)
 			}
 		})
+	}
+}
+
+// TestSQLiteTimeText: the embedded database stores times, and binds them as query
+// arguments, as "2006-01-02 15:04:05.999999999-07:00": the text SQLite's date functions
+// read and the one databases made by earlier versions hold. Times compare as text there,
+// so a second form (modernc.org/sqlite's default, time.Time.String) would misorder rows
+// and miss days.
+func TestSQLiteTimeText(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, store.SQLite)
+	at := time.Date(2024, 1, 3, 10, 0, 0, 500_000_000, time.UTC)
+	if err := s.BulkInsert(ctx, []store.NewArticle{{Title: "Dated", Content: "x", Author: "A", CreatedAt: at}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateArticle(ctx, store.NewArticle{Title: "Now", Content: "x", Author: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	var bound string
+	if err := s.DB().Raw("SELECT '=' || ?", at).Scan(&bound).Error; err != nil || bound != "=2024-01-03 10:00:00.5+00:00" {
+		t.Fatalf("a time bound as an argument = %q, %v; want %q", bound, err, "=2024-01-03 10:00:00.5+00:00")
+	}
+	rows, err := s.DB().Raw("SELECT title, '=' || created_at, '=' || updated_at, datetime(created_at), datetime(updated_at) FROM articles ORDER BY id").Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	form := regexp.MustCompile(`^=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,9})?[+-]\d\d:\d\d$`)
+	n := 0
+	for rows.Next() {
+		var title, created, updated string
+		var createdDay, updatedDay *string
+		if err := rows.Scan(&title, &created, &updated, &createdDay, &updatedDay); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !form.MatchString(created) || !form.MatchString(updated) || createdDay == nil || updatedDay == nil {
+			t.Errorf("%s: created_at %q, updated_at %q (SQLite reads them as %v, %v); want the form 2006-01-02 15:04:05.999999999-07:00",
+				title, created, updated, createdDay, updatedDay)
+		}
+	}
+	if err := rows.Err(); err != nil || n != 2 {
+		t.Fatalf("%d rows, %v; want 2", n, err)
+	}
+	if created := "=2024-01-03 10:00:00.5+00:00"; n == 2 {
+		var got string
+		if err := s.DB().Raw("SELECT '=' || created_at FROM articles WHERE title = 'Dated'").Scan(&got).Error; err != nil || got != created {
+			t.Fatalf("created_at of the dated article = %q, %v; want %q", got, err, created)
+		}
 	}
 }
 
