@@ -311,7 +311,7 @@ func TestSearchGroupsDoNotOverlap(t *testing.T) {
 
 // TestSearchHeadsKept: when the heads were built is stored, so that a server that starts
 // keeps heads built less than HeadsEvery ago instead of rebuilding them; a bulk load
-// (Analyze) marks them stale, and the next step rebuilds them.
+// (BulkInsert) marks them stale, and the next step rebuilds them.
 func TestSearchHeadsKept(t *testing.T) {
 	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
@@ -336,14 +336,21 @@ func TestSearchHeadsKept(t *testing.T) {
 		if at, err := s.HeadsBuilt(ctx); err != nil || !at.Equal(built) {
 			t.Fatalf("heads built after a restart's upkeep = %v, %v; want %v kept", at, err, built)
 		}
-		if err := s.Analyze(ctx); err != nil {
+		if err := s.RefreshStaleHeads(ctx); err != nil {
 			t.Fatal(err)
+		}
+		if at, err := s.HeadsBuilt(ctx); err != nil || !at.Equal(built) {
+			t.Fatalf("heads built after RefreshStaleHeads on fresh heads = %v, %v; want %v kept", at, err, built)
+		}
+		load(t, s, in[:1])
+		if at, err := s.HeadsBuilt(ctx); err != nil || !at.IsZero() {
+			t.Fatalf("heads built after a second bulk load = %v, %v; want zero (stale)", at, err)
 		}
 		if err := s.KeepSearchOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if at, err := s.HeadsBuilt(ctx); err != nil || !at.After(built) {
-			t.Fatalf("heads built after Analyze and the upkeep = %v, %v; want after %v (rebuilt)", at, err, built)
+			t.Fatalf("heads built after a bulk load and the upkeep = %v, %v; want after %v (rebuilt)", at, err, built)
 		}
 		if ids := idsOf(find(t, s, "tapir", 3, 0).Articles); len(ids) != 3 {
 			t.Fatalf("Find(tapir) = %v, want 3 articles", ids)

@@ -85,7 +85,18 @@ func insertArticles(tx *gorm.DB, rows []Article) error {
 // With a lexicon (PostgreSQL only; nil otherwise), the search vectors of the articles it
 // knows every word of are computed here and kept by the insert trigger, which otherwise
 // spends most of a bulk load's time parsing text.
+//
+// The articles of a bulk load are dated in the past, where a search's newest window does
+// not reach: the search heads are marked stale (a serving articlesd rebuilds them within
+// VocabularyEvery).
 func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) error {
+	if err := s.bulkInsert(ctx, in, lex); err != nil || len(in) == 0 {
+		return err
+	}
+	return s.staleHeads(ctx)
+}
+
+func (s *Store) bulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) error {
 	if s.dialect != Postgres || len(in) == 0 {
 		return s.InsertArticles(ctx, in)
 	}
@@ -172,9 +183,8 @@ func (s *Store) BulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 
 // Analyze refreshes the planner's statistics and, on PostgreSQL, the visibility map
 // (VACUUM), so that queries are planned for the data just loaded and index-only scans
-// need not visit the table, rebuilds the search vocabulary and marks the search heads
-// stale (a serving articlesd rebuilds them within VocabularyEvery). It is what a bulk
-// load should end with.
+// need not visit the table, and rebuilds the search vocabulary. It is what a bulk load
+// should end with.
 func (s *Store) Analyze(ctx context.Context) error {
 	stmt := "ANALYZE"
 	if s.dialect == Postgres {
@@ -182,11 +192,6 @@ func (s *Store) Analyze(ctx context.Context) error {
 	}
 	if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
 		return fmt.Errorf("analyze: %w", s.classify(err))
-	}
-	// The articles just loaded are dated in the past: searches must not take the heads
-	// built before them for complete.
-	if err := s.staleHeads(ctx); err != nil {
-		return err
 	}
 	return s.RefreshVocabulary(ctx)
 }

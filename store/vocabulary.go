@@ -361,6 +361,17 @@ const HeadsEvery = time.Hour
 // an hour, in the background.
 func (s *Store) RefreshHeads(ctx context.Context) error { return s.rebuildHeads(ctx, 0) }
 
+// RefreshStaleHeads is RefreshHeads when the heads were never built, a bulk load made them
+// stale, or they are older than HeadsEvery; else it does nothing.
+func (s *Store) RefreshStaleHeads(ctx context.Context) error {
+	if s.dialect == SQLite {
+		if err := s.loadVocabulary(ctx); err != nil {
+			return err
+		}
+	}
+	return s.rebuildHeads(ctx, HeadsEvery)
+}
+
 // rebuildHeads rebuilds search_heads under headsLock; with olderThan > 0, only if it was
 // last rebuilt longer ago.
 func (s *Store) rebuildHeads(ctx context.Context, olderThan time.Duration) error {
