@@ -89,3 +89,13 @@ func (s *Store) KeepSearchOnce(ctx context.Context) error {
 	s.vocab.setHeadsAt(time.Time{})
 	return s.keepVocabulary(ctx)
 }
+
+// TermScores exposes termScores: FTS5's bm25 of term alone for each of ids (SQLite).
+func (s *Store) TermScores(ctx context.Context, term string, ids []int64) (map[int64]float64, error) {
+	return s.termScores(ctx, term, ids)
+}
+
+// Stems exposes the stemmer: the FTS5 terms of each word.
+func (s *Store) Stems(ctx context.Context, words []string) ([][]string, error) {
+	return s.stems.terms(ctx, words)
+}

@@ -1,13 +1,17 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -641,6 +645,15 @@ func (s *Store) findSQLite(ctx context.Context, words []searchWord, limit, offse
 			return err
 		}
 	}
+	// The terms of the words as typed, for their heads: the first group's, when it is
+	// the words as typed (every word has an exact form).
+	var terms []string
+	if !whole && counts[0] > searchRankAll[SQLite] && len(tiers) > 0 && tiers[0] == fts5Language.write(words).exact {
+		var err error
+		if terms, err = s.headTerms(ctx, words); err != nil {
+			return err
+		}
+	}
 	var found []Article
 	for i, q := range tiers {
 		if len(found) >= offset+limit {
@@ -648,6 +661,16 @@ func (s *Store) findSQLite(ctx context.Context, words []searchWord, limit, offse
 		}
 		if !whole && counts[i] == 0 {
 			continue
+		}
+		if i == 0 && len(words) > 1 && terms != nil {
+			page, err := s.rankHeadsSQLite(ctx, q, terms, offset+limit)
+			if err != nil {
+				return err
+			}
+			if page != nil {
+				found = append(found, page...)
+				continue
+			}
 		}
 		// Materialized, so that SQLite finds the hits first and then reads their
 		// articles, rather than asking FTS5 about every article.
@@ -657,11 +680,11 @@ func (s *Store) findSQLite(ctx context.Context, words []searchWord, limit, offse
 			hits += fmt.Sprintf(" ORDER BY rowid DESC LIMIT %d", searchBroad)
 			// A single word as typed: its head too, ranked (by bm25 of the word alone,
 			// which is this group's ranking) when the heads were built.
-			if i == 0 && len(words) == 1 {
+			if i == 0 && len(words) == 1 && terms != nil {
 				hits = `SELECT id, min(score) AS score FROM (
 					SELECT article_id AS id, rank AS score FROM search_heads WHERE word IN @heads
 					UNION ALL SELECT * FROM (` + hits + `)) GROUP BY id`
-				args = append(args, sql.Named("heads", stemLike(words[0].typed)))
+				args = append(args, sql.Named("heads", terms))
 			}
 		}
 		var page []Article
@@ -739,4 +762,308 @@ func (s *Store) queryWords(ctx context.Context, query string) ([]searchWord, err
 		return nil, fmt.Errorf("search words: %w", s.classify(err))
 	}
 	return new(SearchResult).read(words), nil
+}
+
+// headTerms returns the FTS5 term of each word as typed, which its head is kept under;
+// nil when a word is not one term (the heads cannot stand for it).
+func (s *Store) headTerms(ctx context.Context, words []searchWord) ([]string, error) {
+	typed := make([]string, len(words))
+	for i, w := range words {
+		typed[i] = w.typed
+	}
+	per, err := s.stems.terms(ctx, typed)
+	if err != nil {
+		return nil, fmt.Errorf("stem words: %w", err)
+	}
+	terms := make([]string, len(per))
+	for i, ts := range per {
+		if len(ts) != 1 {
+			return nil, nil
+		}
+		terms[i] = ts[0]
+	}
+	return terms, nil
+}
+
+// searchHeadsChecked is how many candidates of a broad search of several words are
+// checked at a time for holding every word.
+const searchHeadsChecked = 64
+
+// rankHeadsSQLite ranks a broad first group of several words (q: every word as typed) on
+// the embedded database from the heads of their terms and the newest matches, and returns
+// its first need articles; nil when a term has no head. bm25 is a sum over the query's
+// words, and a head holds each of its articles' part for its word, so an article in
+// every word's head has its whole score there. An article in some heads only is given,
+// for each word it is not in the head of, the head's weakest score: the most it can
+// have for that word. Those are checked for holding every word (a statement per
+// searchHeadsChecked candidates, in order, until the page is full). The newest matches
+// are ranked by FTS5, as for one word. docs/search.md says what this approximates.
+func (s *Store) rankHeadsSQLite(ctx context.Context, q string, terms []string, need int) ([]Article, error) {
+	db := s.reader(ctx)
+	var heads []struct {
+		Word      string
+		ArticleID int64
+		Rank      float64
+		CreatedAt time.Time
+	}
+	if err := db.Raw(`SELECT word, article_id, rank, created_at FROM search_heads WHERE word IN ?`, terms).Scan(&heads).Error; err != nil {
+		return nil, err
+	}
+	type candidate struct {
+		id      int64
+		score   float64
+		created time.Time
+		checked bool // known to hold every word
+		// Not yet checked: the words whose heads it is not in, and the best score it
+		// can have (score counts nothing for them).
+		missing []string
+		upper   float64
+	}
+	part := map[string]map[int64]float64{}
+	weakest := map[string]float64{}
+	byID := map[int64]*candidate{}
+	for _, h := range heads {
+		if part[h.Word] == nil {
+			part[h.Word] = map[int64]float64{}
+			weakest[h.Word] = h.Rank
+		}
+		part[h.Word][h.ArticleID] = h.Rank
+		weakest[h.Word] = max(weakest[h.Word], h.Rank) // bm25 is negative: best first
+		if byID[h.ArticleID] == nil {
+			byID[h.ArticleID] = &candidate{id: h.ArticleID, created: h.CreatedAt}
+		}
+	}
+	for _, t := range terms {
+		if part[t] == nil {
+			return nil, nil
+		}
+	}
+	for _, c := range byID {
+		c.checked = true
+		for _, t := range terms {
+			r, ok := part[t][c.id]
+			if !ok {
+				c.missing = append(c.missing, t)
+				c.upper += weakest[t]
+				r, c.checked = 0, false
+			}
+			c.score += r
+		}
+		c.upper += c.score
+	}
+	var newest []struct {
+		ID        int64
+		Score     float64
+		CreatedAt time.Time
+	}
+	err := db.Raw(`WITH hit AS MATERIALIZED (
+			SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+		SELECT hit.id, hit.score, a.created_at FROM hit CROSS JOIN articles a ON a.id = hit.id`, q, searchBroad).Scan(&newest).Error
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range newest {
+		byID[n.ID] = &candidate{id: n.ID, score: n.Score, created: n.CreatedAt, checked: true}
+	}
+	cands := make([]*candidate, 0, len(byID))
+	for _, c := range byID {
+		cands = append(cands, c)
+	}
+	rank := func(a, b *candidate) int {
+		if a.score != b.score {
+			return cmp.Compare(a.score, b.score)
+		}
+		if c := b.created.Compare(a.created); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	}
+	slices.SortFunc(cands, rank)
+	// The score of the need-th article known to hold every word: a candidate whose best
+	// cannot beat it is left where its known part puts it. The others, best first, up to
+	// searchHeadsRescored, are scored for their other words.
+	threshold, held := 0.0, 0
+	for _, c := range cands {
+		if c.checked {
+			if held++; held == need {
+				threshold = c.score
+				break
+			}
+		}
+	}
+	var rescore []*candidate
+	for _, c := range cands {
+		if !c.checked && c.upper < threshold {
+			rescore = append(rescore, c)
+		}
+	}
+	slices.SortFunc(rescore, func(a, b *candidate) int { return cmp.Compare(a.upper, b.upper) })
+	rescore = rescore[:min(len(rescore), searchHeadsRescored)]
+	byTerm := map[string][]int64{}
+	for _, c := range rescore {
+		for _, t := range c.missing {
+			byTerm[t] = append(byTerm[t], c.id)
+		}
+	}
+	scores := map[string]map[int64]float64{}
+	for t, ids := range byTerm {
+		var err error
+		if scores[t], err = s.termScores(ctx, t, ids); err != nil {
+			return nil, err
+		}
+	}
+	dropped := map[int64]bool{}
+	for _, c := range rescore {
+		for _, t := range c.missing {
+			r, ok := scores[t][c.id]
+			if !ok {
+				dropped[c.id] = true // does not hold t
+			}
+			c.score += r
+		}
+		c.checked = true
+	}
+	cands = slices.DeleteFunc(cands, func(c *candidate) bool { return dropped[c.id] })
+	slices.SortFunc(cands, rank)
+	var ids []int64
+	for len(cands) > 0 && len(ids) < need {
+		batch := cands[:min(len(cands), searchHeadsChecked)]
+		cands = cands[len(batch):]
+		var ask []int64
+		for _, c := range batch {
+			if !c.checked {
+				ask = append(ask, c.id)
+			}
+		}
+		holds := map[int64]bool{}
+		if len(ask) > 0 {
+			var got []int64
+			if err := db.Raw(`SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND rowid IN ?`, q, ask).Scan(&got).Error; err != nil {
+				return nil, err
+			}
+			for _, id := range got {
+				holds[id] = true
+			}
+		}
+		for _, c := range batch {
+			if (c.checked || holds[c.id]) && len(ids) < need {
+				ids = append(ids, c.id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return []Article{}, nil
+	}
+	var page []Article
+	if err := db.Raw(`SELECT `+selectArticle("a")+` FROM articles a `+withViews("a")+` WHERE a.id IN ?`, ids).Scan(&page).Error; err != nil {
+		return nil, err
+	}
+	at := make(map[int64]int, len(ids))
+	for i, id := range ids {
+		at[id] = i
+	}
+	slices.SortFunc(page, func(a, b Article) int { return cmp.Compare(at[a.ID], at[b.ID]) })
+	return page, nil
+}
+
+// searchHeadsRescored bounds the candidates of rankHeadsSQLite that are scored exactly
+// for the words whose heads they are not in.
+const searchHeadsRescored = 200
+
+// bm25 of FTS5 (fts5_aux.c): k1 1.2, b 0.75, an inverse document frequency below zero
+// taken as 1e-6.
+const (
+	bm25K1 = 1.2
+	bm25B  = 0.75
+)
+
+// ftsWeights are the column weights of the search's bm25, in the columns' order.
+var ftsWeights = [4]float64{10, 4, 4, 1}
+
+// termScores returns FTS5's bm25 for term alone of each of ids that holds it (absent:
+// the article does not hold it), computed as FTS5 computes it, from the term's hits in
+// each column (highlight marks each one), the article's length (articles_fts_docsize),
+// the averages of the index and the articles holding the term (the vocabulary).
+// Asking FTS5 for bm25 of a chosen article costs a walk of every article holding each
+// word (for the inverse document frequency): milliseconds an article for a common one.
+func (s *Store) termScores(ctx context.Context, term string, ids []int64) (map[int64]float64, error) {
+	db := s.reader(ctx)
+	var block []byte
+	if err := db.Raw(`SELECT block FROM articles_fts_data WHERE id = 1`).Row().Scan(&block); err != nil {
+		return nil, err
+	}
+	rowsN, n := binaryUvarint(block)
+	var tokens uint64
+	for rest := block[n:]; len(rest) > 0 && n > 0; rest = rest[n:] {
+		var t uint64
+		t, n = binaryUvarint(rest)
+		tokens += t
+	}
+	nHit := float64(s.vocab.count(term))
+	if rowsN == 0 || nHit == 0 {
+		return nil, nil
+	}
+	nRow := float64(rowsN)
+	avgdl := float64(tokens) / nRow
+	idf := math.Log((nRow - nHit + 0.5) / (nHit + 0.5))
+	if idf <= 0 {
+		idf = 1e-6
+	}
+	// An article at a time (rowid = in a subquery): with rowid IN, FTS5 is not asked
+	// the MATCH and refuses highlight.
+	var rows []struct {
+		ID   int64
+		Hits string // of the term in title, tags, author and content
+		Size []byte
+	}
+	list, _ := json.Marshal(ids)
+	err := db.Raw(`SELECT c.value AS id, d.sz AS size, (SELECT
+				(length(highlight(articles_fts, 0, char(1), '')) - length(title)) || ' ' ||
+				(length(highlight(articles_fts, 1, char(1), '')) - length(tags)) || ' ' ||
+				(length(highlight(articles_fts, 2, char(1), '')) - length(author)) || ' ' ||
+				(length(highlight(articles_fts, 3, char(1), '')) - length(content))
+			FROM articles_fts WHERE articles_fts MATCH ? AND rowid = c.value) AS hits
+		FROM json_each(?) c JOIN articles_fts_docsize d ON d.id = c.value`, ftsQuote(term), string(list)).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]float64, len(rows))
+	for _, r := range rows {
+		var freq float64
+		for i, f := range strings.Fields(r.Hits) {
+			if n, err := strconv.Atoi(f); err == nil && i < len(ftsWeights) {
+				freq += ftsWeights[i] * float64(n)
+			}
+		}
+		if freq == 0 {
+			continue // does not hold the term
+		}
+		var dl uint64
+		for rest := r.Size; len(rest) > 0; {
+			t, n := binaryUvarint(rest)
+			if n == 0 {
+				break
+			}
+			dl += t
+			rest = rest[n:]
+		}
+		out[r.ID] = -idf * (freq * (bm25K1 + 1)) / (freq + bm25K1*(1-bm25B+bm25B*float64(dl)/avgdl))
+	}
+	return out, nil
+}
+
+// binaryUvarint reads one of SQLite's varints (big-endian, 7 bits a byte, the ninth byte
+// whole) and its length, 0 when p ends first.
+func binaryUvarint(p []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(p) && i < 9; i++ {
+		if i == 8 {
+			return v<<8 | uint64(p[i]), 9
+		}
+		v = v<<7 | uint64(p[i]&0x7f)
+		if p[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
 }

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -356,4 +358,129 @@ func TestSearchHeadsKept(t *testing.T) {
 			t.Fatalf("Find(tapir) = %v, want 3 articles", ids)
 		}
 	})
+}
+
+// TestSearchBroadWordsTogether: two words each in more articles than a search ranks
+// whole (and in fewer than half, so that both count), found together in 5,204, whose
+// strongest matches together are old: both words in the title (articles 1–3), and one
+// word twice in the title of a long article with the other once in its text
+// (article 4), which the head of the second word does not hold. Find answers what the
+// ranking over every match answers, from the heads (on the embedded database, article 4
+// is scored for the word whose head it is not in; its full-text index is merged into
+// one segment when the heads are rebuilt).
+func TestSearchBroadWordsTogether(t *testing.T) {
+	storetest.ForEachDialect(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		in := []store.NewArticle{
+			{Title: "Tapir snout alpha", Content: "Tapir and snout.", Author: "A", CreatedAt: day(0)},
+			{Title: "Tapir snout beta", Content: "Tapir and snout.", Author: "A", CreatedAt: day(1)},
+			{Title: "Tapir snout gamma", Content: "Tapir and snout.", Author: "A", CreatedAt: day(2)},
+			{Title: "Tapir, tapir", Content: "A snout" + strings.Repeat(", and more", 12) + ".", Author: "A", CreatedAt: day(3)},
+		}
+		for i := range 12200 {
+			content := "A tapir and a snout."
+			if i%12200 >= 5200 {
+				content = "Nothing to see."
+			}
+			in = append(in, store.NewArticle{Title: fmt.Sprintf("Note %d", i), Content: content, Author: "B", CreatedAt: day(100 + i%900)})
+		}
+		load(t, s, in)
+		segments := func() (n int) {
+			if err := s.DB().Raw(`SELECT count(DISTINCT segid) FROM articles_fts_idx`).Row().Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if s.Dialect() == store.SQLite && segments() < 2 {
+			t.Fatalf("full-text segments after a bulk load = %d, want several (to see them merged)", segments())
+		}
+		if err := s.RefreshHeads(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The embedded database's rebuild merges the full-text index into one segment.
+		if s.Dialect() == store.SQLite && segments() != 1 {
+			t.Fatalf("full-text segments after the heads were rebuilt = %d, want 1", segments())
+		}
+		got := idsOf(find(t, s, "tapir snout", 10, 0).Articles)
+		full, err := s.FindExhaustive(ctx, "tapir snout", 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := idsOf(full.Articles); !slices.Equal(got, want) {
+			t.Fatalf("Find(tapir snout) = %v, the full ranking %v", got, want)
+		}
+		if !slices.Equal(got[:4], []int64{3, 2, 1, 4}) {
+			t.Fatalf("Find(tapir snout) = %v, want 3, 2, 1, 4 first", got)
+		}
+		// Deeper pages agree too, as far as the heads reach.
+		got = idsOf(find(t, s, "tapir snout", 20, 20).Articles)
+		full, err = s.FindExhaustive(ctx, "tapir snout", 20, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := idsOf(full.Articles); !slices.Equal(got, want) {
+			t.Fatalf("Find(tapir snout, offset 20) = %v, the full ranking %v", got, want)
+		}
+	})
+}
+
+// TestTermScores: the embedded database's bm25 of one word computed for chosen articles
+// equals FTS5's own, in every column and length; an article without the word gets none.
+func TestTermScores(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	gen := synth.NewGenerator(31, 60, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	in := make([]store.NewArticle, 2000)
+	for i := range in {
+		in[i] = gen.Next()
+	}
+	in = append(in, store.NewArticle{Title: "Nothing here", Content: "Empty.", Author: "Z"})
+	load(t, s, in)
+	for _, term := range []string{"film", "planet", "stori", "abbott"} {
+		var want []struct {
+			ID    int64
+			Score float64
+		}
+		err := s.DB().Raw(`SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ?`, `"`+term+`"`).Scan(&want).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 10 {
+			t.Fatalf("%q is in %d articles, want a common word", term, len(want))
+		}
+		ids := []int64{int64(len(in))} // the article without it
+		for _, w := range want {
+			ids = append(ids, w.ID)
+		}
+		got, err := s.TermScores(ctx, term, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q: scores for %d articles, want %d", term, len(got), len(want))
+		}
+		for _, w := range want {
+			if g, ok := got[w.ID]; !ok || math.Abs(g-w.Score) > 1e-9*math.Abs(w.Score)+1e-15 {
+				t.Fatalf("%q, article %d: score %v, FTS5's %v", term, w.ID, g, w.Score)
+			}
+		}
+	}
+}
+
+// TestStems: the embedded database's heads are found under FTS5's own terms of the typed
+// words, which no rule of ours reproduces ("editing" is "edit", "stories" "stori").
+func TestStems(t *testing.T) {
+	s := storetest.Open(t, store.SQLite)
+	got, err := s.Stems(context.Background(), []string{"editing", "Stories", "Ängel", "film"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"edit"}, {"stori"}, {"angel"}, {"film"}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("stems = %q, want %q", got, want)
+	}
+	// Again: the stemmer's own index holds one query's words at a time.
+	if got, err = s.Stems(context.Background(), []string{"movies"}); err != nil || len(got) != 1 || !slices.Equal(got[0], []string{"movi"}) {
+		t.Fatalf("stems = %q, %v; want [[movi]]", got, err)
+	}
 }

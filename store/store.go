@@ -115,6 +115,7 @@ type Store struct {
 	log        *slog.Logger
 	views      *viewCounter
 	vocab      vocabulary    // the words typo tolerance corrects to
+	stems      stemmer       // SQLite: the terms of a query's words, for the search heads
 	searchKept chan struct{} // closed when keepSearch has stopped
 
 	closeOnce sync.Once
@@ -482,5 +483,5 @@ func (s *Store) closePools() error {
 	if s.readSQL != nil {
 		rerr = s.readSQL.Close()
 	}
-	return errors.Join(s.sqlDB.Close(), rerr)
+	return errors.Join(s.sqlDB.Close(), rerr, s.stems.close())
 }
