@@ -648,7 +648,7 @@ func (s *Store) findSQLite(ctx context.Context, words []searchWord, limit, offse
 	// The terms of the words as typed, for their heads: the first group's, when it is
 	// the words as typed (every word has an exact form).
 	var terms []string
-	if !whole && counts[0] > searchRankAll[SQLite] && len(tiers) > 0 && tiers[0] == fts5Language.write(words).exact {
+	if !whole && len(tiers) > 0 && counts[0] > searchRankAll[SQLite] && tiers[0] == fts5Language.write(words).exact {
 		var err error
 		if terms, err = s.headTerms(ctx, words); err != nil {
 			return err
@@ -793,11 +793,13 @@ const searchHeadsChecked = 64
 // the embedded database from the heads of their terms and the newest matches, and returns
 // its first need articles; nil when a term has no head. bm25 is a sum over the query's
 // words, and a head holds each of its articles' part for its word, so an article in
-// every word's head has its whole score there. An article in some heads only is given,
-// for each word it is not in the head of, the head's weakest score: the most it can
-// have for that word. Those are checked for holding every word (a statement per
-// searchHeadsChecked candidates, in order, until the page is full). The newest matches
-// are ranked by FTS5, as for one word. docs/search.md says what this approximates.
+// every word's head has its whole score there. An article in some heads only counts
+// nothing for its other words, unless the most it can have for them (the weakest score
+// of each of their heads) could take it onto the page: then it is scored for them
+// (termScores; the best searchHeadsRescored such). The others are checked for holding
+// every word (a statement per searchHeadsChecked candidates, in order, until the page is
+// full). The newest matches are ranked by FTS5, as for one word. docs/search.md says
+// what this approximates.
 func (s *Store) rankHeadsSQLite(ctx context.Context, q string, terms []string, need int) ([]Article, error) {
 	db := s.reader(ctx)
 	var heads []struct {
@@ -914,6 +916,9 @@ func (s *Store) rankHeadsSQLite(ctx context.Context, q string, terms []string, n
 	}
 	dropped := map[int64]bool{}
 	for _, c := range rescore {
+		if slices.ContainsFunc(c.missing, func(t string) bool { return scores[t] == nil }) {
+			continue // a word the vocabulary does not count yet: left unscored
+		}
 		for _, t := range c.missing {
 			r, ok := scores[t][c.id]
 			if !ok {
@@ -981,7 +986,7 @@ const (
 var ftsWeights = [4]float64{10, 4, 4, 1}
 
 // termScores returns FTS5's bm25 for term alone of each of ids that holds it (absent:
-// the article does not hold it), computed as FTS5 computes it, from the term's hits in
+// the article does not hold it; nil: the vocabulary does not count the term yet), computed as FTS5 computes it, from the term's hits in
 // each column (highlight marks each one), the article's length (articles_fts_docsize),
 // the averages of the index and the articles holding the term (the vocabulary).
 // Asking FTS5 for bm25 of a chosen article costs a walk of every article holding each
@@ -1001,7 +1006,7 @@ func (s *Store) termScores(ctx context.Context, term string, ids []int64) (map[i
 	}
 	nHit := float64(s.vocab.count(term))
 	if rowsN == 0 || nHit == 0 {
-		return nil, nil
+		return nil, nil // not counted yet: no score
 	}
 	nRow := float64(rowsN)
 	avgdl := float64(tokens) / nRow
