@@ -99,3 +99,6 @@ func (s *Store) TermScores(ctx context.Context, term string, ids []int64) (map[i
 func (s *Store) Stems(ctx context.Context, words []string) ([][]string, error) {
 	return s.stems.terms(ctx, words)
 }
+
+// FTSTokenize exposes the tokenizer the stemmer indexes words with.
+const FTSTokenize = ftsTokenize

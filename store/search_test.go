@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -478,6 +479,14 @@ func TestStems(t *testing.T) {
 	want := [][]string{{"edit"}, {"stori"}, {"angel"}, {"film"}}
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("stems = %q, want %q", got, want)
+	}
+	// The tokenizer is the articles' own.
+	migration, err := os.ReadFile("migrations/sqlite/0001_articles.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(migration), "tokenize = '"+store.FTSTokenize+"'") {
+		t.Fatalf("the stemmer's tokenizer %q is not articles_fts's", store.FTSTokenize)
 	}
 	// Again: the stemmer's own index holds one query's words at a time.
 	if got, err = s.Stems(context.Background(), []string{"movies"}); err != nil || len(got) != 1 || !slices.Equal(got[0], []string{"movi"}) {
