@@ -674,7 +674,7 @@ func (s *Store) findSQLite(ctx context.Context, words []searchWord, limit, offse
 		}
 		// Materialized, so that SQLite finds the hits first and then reads their
 		// articles, rather than asking FTS5 about every article.
-		hits := `SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH @q`
+		hits := `SELECT rowid AS id, ` + ftsBM25 + ` AS score FROM articles_fts WHERE articles_fts MATCH @q`
 		args := []any{sql.Named("q", q), sql.Named("limit", offset+limit-len(found))}
 		if !whole && counts[i] > searchRankAll[SQLite] {
 			hits += fmt.Sprintf(" ORDER BY rowid DESC LIMIT %d", searchBroad)
@@ -859,7 +859,7 @@ func (s *Store) rankHeadsSQLite(ctx context.Context, q string, terms []string, n
 		CreatedAt time.Time
 	}
 	err := db.Raw(`WITH hit AS MATERIALIZED (
-			SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
+			SELECT rowid AS id, `+ftsBM25+` AS score FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?)
 		SELECT hit.id, hit.score, a.created_at FROM hit CROSS JOIN articles a ON a.id = hit.id`, q, searchBroad).Scan(&newest).Error
 	if err != nil {
 		return nil, err
@@ -982,13 +982,18 @@ const (
 	bm25B  = 0.75
 )
 
-// ftsWeights are the column weights of the search's bm25, in the columns' order.
-var ftsWeights = [4]float64{10, 4, 4, 1}
+// ftsWeights are the column weights of the search's bm25, in the columns' order (title,
+// tags, author, content), and ftsBM25 the call that ranks by them.
+var (
+	ftsWeights = [4]float64{10, 4, 4, 1}
+	ftsBM25    = fmt.Sprintf("bm25(articles_fts, %.1f, %.1f, %.1f, %.1f)", ftsWeights[0], ftsWeights[1], ftsWeights[2], ftsWeights[3])
+)
 
 // termScores returns FTS5's bm25 for term alone of each of ids that holds it (absent:
-// the article does not hold it; nil: the vocabulary does not count the term yet), computed as FTS5 computes it, from the term's hits in
-// each column (highlight marks each one), the article's length (articles_fts_docsize),
-// the averages of the index and the articles holding the term (the vocabulary).
+// the article does not hold it; nil: the vocabulary does not count the term yet),
+// computed as FTS5 computes it, from the term's hits in each column (highlight marks
+// each one), the article's length (articles_fts_docsize), the averages of the index and
+// the articles holding the term (the vocabulary).
 // Asking FTS5 for bm25 of a chosen article costs a walk of every article holding each
 // word (for the inverse document frequency): milliseconds an article for a common one.
 func (s *Store) termScores(ctx context.Context, term string, ids []int64) (map[int64]float64, error) {
@@ -997,13 +1002,9 @@ func (s *Store) termScores(ctx context.Context, term string, ids []int64) (map[i
 	if err := db.Raw(`SELECT block FROM articles_fts_data WHERE id = 1`).Row().Scan(&block); err != nil {
 		return nil, err
 	}
+	// The averages record: the number of rows, then the tokens of each column.
 	rowsN, n := binaryUvarint(block)
-	var tokens uint64
-	for rest := block[n:]; len(rest) > 0 && n > 0; rest = rest[n:] {
-		var t uint64
-		t, n = binaryUvarint(rest)
-		tokens += t
-	}
+	tokens := sumUvarints(block[n:])
 	nHit := float64(s.vocab.count(term))
 	if rowsN == 0 || nHit == 0 {
 		return nil, nil // not counted yet: no score
@@ -1043,15 +1044,7 @@ func (s *Store) termScores(ctx context.Context, term string, ids []int64) (map[i
 		if freq == 0 {
 			continue // does not hold the term
 		}
-		var dl uint64
-		for rest := r.Size; len(rest) > 0; {
-			t, n := binaryUvarint(rest)
-			if n == 0 {
-				break
-			}
-			dl += t
-			rest = rest[n:]
-		}
+		dl := sumUvarints(r.Size) // the tokens of each column
 		out[r.ID] = -idf * (freq * (bm25K1 + 1)) / (freq + bm25K1*(1-bm25B+bm25B*float64(dl)/avgdl))
 	}
 	return out, nil
@@ -1071,4 +1064,18 @@ func binaryUvarint(p []byte) (uint64, int) {
 		}
 	}
 	return 0, 0
+}
+
+// sumUvarints adds up the varints of p, up to the first that p cuts short.
+func sumUvarints(p []byte) uint64 {
+	var sum uint64
+	for len(p) > 0 {
+		v, n := binaryUvarint(p)
+		if n == 0 {
+			break
+		}
+		sum += v
+		p = p[n:]
+	}
+	return sum
 }

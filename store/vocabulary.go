@@ -489,7 +489,7 @@ func (s *Store) rebuildHeadsSQLite(ctx context.Context) error {
 	for _, t := range terms {
 		var rows []head
 		err := s.reader(ctx).Raw(`WITH hit AS MATERIALIZED (
-				SELECT rowid AS id, bm25(articles_fts, 10.0, 4.0, 4.0, 1.0) AS score FROM articles_fts WHERE articles_fts MATCH ?)
+				SELECT rowid AS id, `+ftsBM25+` AS score FROM articles_fts WHERE articles_fts MATCH ?)
 			SELECT hit.id, hit.score, a.created_at FROM hit CROSS JOIN articles a ON a.id = hit.id
 			ORDER BY hit.score, a.created_at DESC, a.id DESC LIMIT ?`, ftsQuote(t), SearchHeadSize).Scan(&rows).Error
 		if err == nil {
