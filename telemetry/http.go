@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -57,10 +58,19 @@ func (t *Telemetry) Middleware(routes Routes) []gin.HandlerFunc {
 	return []gin.HandlerFunc{t.serverSpan(tracer, routes), observe}
 }
 
+// serverSpanKind is the start option of every server span, made once.
+var serverSpanKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
 // serverSpan starts the server span of a request, named by method and route template,
 // with the HTTP semantic-convention attributes; 5xx responses mark it as an error (4xx
 // do not, for a server span). Probes and static files are not traced.
 func (t *Telemetry) serverSpan(tracer trace.Tracer, routes Routes) gin.HandlerFunc {
+	// The headers the propagator reads, as requests hold them: most requests carry none,
+	// and then there is nothing to extract.
+	fields := t.Propagator.Fields()
+	for i, f := range fields {
+		fields[i] = textproto.CanonicalMIMEHeaderKey(f)
+	}
 	return func(c *gin.Context) {
 		route, quiet := routeOf(routes, c)
 		if quiet {
@@ -68,7 +78,13 @@ func (t *Telemetry) serverSpan(tracer trace.Tracer, routes Routes) gin.HandlerFu
 			return
 		}
 		req := c.Request
-		ctx := t.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx := req.Context()
+		for _, f := range fields {
+			if len(req.Header[f]) > 0 {
+				ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(req.Header))
+				break
+			}
+		}
 		// Span names, like metric labels, come from closed sets (Tempo's span metrics
 		// make a series per name): "HTTP" for a method that is not a standard one, as
 		// the semantic conventions say.
@@ -77,7 +93,7 @@ func (t *Telemetry) serverSpan(tracer trace.Tracer, routes Routes) gin.HandlerFu
 		if method == OtherMethod {
 			name = "HTTP " + route
 		}
-		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := tracer.Start(ctx, name, serverSpanKind...)
 		defer span.End()
 		recording := span.IsRecording()
 		if recording {
@@ -121,28 +137,35 @@ func (t *Telemetry) serverSpan(tracer trace.Tracer, routes Routes) gin.HandlerFu
 
 func (t *Telemetry) observe(c *gin.Context, routes Routes) {
 	start := time.Now()
-	reqID := requestID(c.GetHeader("X-Request-Id"))
-	c.Header("X-Request-Id", reqID)
+	var given string
+	if v := c.Request.Header["X-Request-Id"]; len(v) > 0 { // keys arrive canonical
+		given = v[0]
+	}
+	reqID := requestID(given)
+	hdr := c.Writer.Header()
+	hdr["X-Request-Id"] = []string{reqID}
 	route, quiet := routeOf(routes, c)
 	sc := trace.SpanContextFromContext(c.Request.Context())
+	traceID := ""
 	if sc.IsValid() {
-		c.Header("X-Trace-Id", sc.TraceID().String())
+		traceID = sc.TraceID().String()
+		hdr["X-Trace-Id"] = []string{traceID}
 	}
 
 	c.Next()
 
 	status := c.Writer.Status()
 	elapsed := time.Since(start)
-	if t.Metrics != nil {
-		traceID := ""
-		if sc.IsSampled() {
-			traceID = sc.TraceID().String()
-		}
-		t.Metrics.ObserveRequest(c.Request.Method, route, status, elapsed, traceID)
-	}
 	pools := routes.Pools(c)
-	if t.Metrics != nil && pools != "" {
-		t.Metrics.ObservePools(route, pools)
+	if t.Metrics != nil {
+		exemplar := ""
+		if sc.IsSampled() {
+			exemplar = traceID
+		}
+		t.Metrics.ObserveRequest(c.Request.Method, route, status, elapsed, exemplar)
+		if pools != "" {
+			t.Metrics.ObservePools(route, pools)
+		}
 	}
 	level := slog.LevelInfo
 	switch {
@@ -157,29 +180,26 @@ func (t *Telemetry) observe(c *gin.Context, routes Routes) {
 	if !t.Logger.Enabled(ctx, level) {
 		return
 	}
-	var buf [12]slog.Attr
-	attrs := buf[:0]
-	method := MethodLabel(c.Request.Method)
-	attrs = append(attrs, slog.String("method", method))
-	if method == OtherMethod {
-		attrs = append(attrs, slog.String("method_original", truncate(c.Request.Method, maxOriginalMethod)))
+	line := requestLine{
+		method:     MethodLabel(c.Request.Method),
+		route:      route,
+		path:       c.Request.URL.Path,
+		status:     status,
+		durationMS: float64(elapsed.Microseconds()) / 1000,
+		bytes:      max(c.Writer.Size(), 0),
+		clientIP:   c.ClientIP(),
+		requestID:  reqID,
+		principal:  routes.Principal(c),
+		pools:      pools,
 	}
-	attrs = append(attrs,
-		slog.String("route", route),
-		slog.String("path", c.Request.URL.Path),
-		slog.Int("status", status),
-		slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-		slog.Int("bytes", max(c.Writer.Size(), 0)),
-		slog.String("client_ip", c.ClientIP()),
-		slog.String("request_id", reqID),
-	)
-	if who := routes.Principal(c); who != "" {
-		attrs = append(attrs, slog.String("principal", who))
+	if line.method == OtherMethod {
+		line.methodOriginal = truncate(c.Request.Method, maxOriginalMethod)
 	}
-	if pools != "" {
-		attrs = append(attrs, slog.String("db_pool", pools))
+	if h, ok := t.Logger.Handler().(*logfmtHandler); ok && h.prefix == "" {
+		_ = h.writeRequest(ctx, time.Now(), level, &line)
+		return
 	}
-	t.Logger.LogAttrs(ctx, level, "request", attrs...)
+	t.Logger.LogAttrs(ctx, level, "request", line.attrs()...)
 }
 
 // maxOriginalMethod bounds how much of a non-standard method a log line or span keeps.

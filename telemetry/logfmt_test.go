@@ -72,3 +72,55 @@ func BenchmarkLogLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestRequestLineAsRecord: the request line written without a record is, byte for
+// byte, the line Handle writes for a record of the same attributes.
+func TestRequestLineAsRecord(t *testing.T) {
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	traced := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+	at := time.Date(2026, 12, 2, 18, 4, 5, 987654321, time.FixedZone("X", 3600))
+	for _, tc := range []struct {
+		ctx   context.Context
+		level slog.Level
+		line  requestLine
+	}{
+		{traced, slog.LevelInfo, requestLine{method: "GET", route: "/articles/{id}", path: "/articles/42", status: 200,
+			durationMS: 0.731, bytes: 391, clientIP: "127.0.0.1", requestID: "a012823f16f079936e317758"}},
+		{context.Background(), slog.LevelWarn, requestLine{method: OtherMethod, methodOriginal: "BREW\x00=", route: Unmatched,
+			path: "/a b/\"c\"\xff", status: 404, durationMS: 1234567.25, clientIP: "::1", requestID: "x=y",
+			principal: "writer one", pools: "primary+replica"}},
+		{traced, slog.LevelError, requestLine{method: "POST", route: "/articles", path: "/articles", status: 503,
+			durationMS: 0.000001, bytes: 0, requestID: "r"}},
+	} {
+		var viaRecord, direct bytes.Buffer
+		h := newLogfmtHandler(&viaRecord, slog.LevelDebug)
+		r := slog.NewRecord(at, tc.level, "request", 0)
+		r.AddAttrs(tc.line.attrs()...)
+		if err := h.Handle(tc.ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := newLogfmtHandler(&direct, slog.LevelDebug).writeRequest(tc.ctx, at, tc.level, &tc.line); err != nil {
+			t.Fatal(err)
+		}
+		if direct.String() != viaRecord.String() {
+			t.Errorf("request line\n got: %s\nwant: %s", direct.String(), viaRecord.String())
+		}
+	}
+}
+
+// TestAppendTime: the cached second gives the layout's text for times in the same
+// second, the next, long before, and before the epoch.
+func TestAppendTime(t *testing.T) {
+	base := time.Date(2026, 12, 2, 23, 59, 59, 999999999, time.UTC)
+	for _, at := range []time.Time{
+		base, base.Add(-999 * time.Millisecond), base.Add(time.Nanosecond), base.Add(1500 * time.Millisecond),
+		time.Date(1969, 12, 31, 23, 59, 59, 1000000, time.UTC), time.Unix(0, 0), time.Date(2026, 1, 2, 3, 4, 5, 60000000, time.FixedZone("Y", -7200)),
+		base.Add(-24 * time.Hour), base,
+	} {
+		got := string(appendTime(nil, at))
+		if want := at.UTC().Format("2006-01-02T15:04:05.000Z07:00"); got != want {
+			t.Errorf("appendTime(%v) = %s, want %s", at, got, want)
+		}
+	}
+}

@@ -7,4 +7,10 @@ import (
 	"github.com/articlesd/articlesd/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(sinkEnv) != "" {
+		serveSink()
+		return
+	}
+	os.Exit(storetest.Main(m))
+}

@@ -23,6 +23,7 @@ type Metrics struct {
 	productTypes *boundedLabels
 	pools        *prometheus.CounterVec
 	spansDropped prometheus.Counter
+	series       sync.Map // requestKey → *requestSeries
 	log          *slog.Logger
 	reg          *prometheus.Registry
 }
@@ -69,19 +70,39 @@ func newMetrics(reg *prometheus.Registry, log *slog.Logger) *Metrics {
 // status with its code; endpoint must already be a route template or Unmatched. traceID,
 // when not empty, is attached as an exemplar so that a latency bucket leads to a trace.
 func (m *Metrics) ObserveRequest(method, endpoint string, status int, d time.Duration, traceID string) {
-	code := statusLabel(status)
-	method = MethodLabel(method)
-	c := m.requests.WithLabelValues(method, endpoint, code)
-	h := m.latency.WithLabelValues(method, endpoint)
+	se := m.seriesOf(MethodLabel(method), endpoint, statusLabel(status))
 	if traceID != "" {
 		ex := prometheus.Labels{"trace_id": traceID}
-		c.(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
-		h.(prometheus.ExemplarObserver).ObserveWithExemplar(d.Seconds(), ex)
+		se.requests.(prometheus.ExemplarAdder).AddWithExemplar(1, ex)
+		se.latency.(prometheus.ExemplarObserver).ObserveWithExemplar(d.Seconds(), ex)
 	} else {
-		c.Inc()
-		h.Observe(d.Seconds())
+		se.requests.Inc()
+		se.latency.Observe(d.Seconds())
 	}
-	m.statuses.WithLabelValues(code).Inc()
+	se.status.Inc()
+}
+
+// requestKey names the series a request is counted in; every part is from a closed set.
+type requestKey struct{ method, endpoint, code string }
+
+// requestSeries are the series of one requestKey, looked up once: finding them by
+// their label values hashes and checks the labels at every request.
+type requestSeries struct {
+	requests, status prometheus.Counter
+	latency          prometheus.Observer
+}
+
+func (m *Metrics) seriesOf(method, endpoint, code string) *requestSeries {
+	k := requestKey{method, endpoint, code}
+	if se, ok := m.series.Load(k); ok {
+		return se.(*requestSeries)
+	}
+	se, _ := m.series.LoadOrStore(k, &requestSeries{
+		requests: m.requests.WithLabelValues(method, endpoint, code),
+		latency:  m.latency.WithLabelValues(method, endpoint),
+		status:   m.statuses.WithLabelValues(code),
+	})
+	return se.(*requestSeries)
 }
 
 // poolLabels are the pool label's closed set.

@@ -632,13 +632,14 @@ func BenchmarkGetArticle(b *testing.B) {
 			ratio   float64
 		}{
 			{"telemetry=metrics+logs", false, 0},
+			{"telemetry=on,sampled=0", true, 0},
 			{"telemetry=on,sampled=10%", true, 0.1},
 			{"telemetry=on,sampled=100%", true, 1},
 		} {
 			b.Run("db="+string(d)+"/"+tc.name, func(b *testing.B) {
 				cfg := telemetry.Config{Metrics: true, Stderr: io.Discard}
 				if tc.tracing {
-					cfg.OTLPEndpoint, cfg.OTLPInsecure, cfg.SampleRatio = startReceiver(b).addr, true, tc.ratio
+					cfg.OTLPEndpoint, cfg.OTLPInsecure, cfg.SampleRatio = startSink(b), true, tc.ratio
 				}
 				tel, h := setupOn(b, d, cfg)
 				b.Cleanup(func() {
@@ -660,7 +661,7 @@ func BenchmarkGetArticle(b *testing.B) {
 //	go test -run XXX -bench TelemetryOverhead -benchtime 20000x ./telemetry/
 func BenchmarkTelemetryOverhead(b *testing.B) {
 	for _, d := range storetest.Dialects {
-		for _, ratio := range []float64{0.1, 1} {
+		for _, ratio := range []float64{0, 0.1, 1} {
 			b.Run(fmt.Sprintf("db=%s/sampled=%g", d, ratio), func(b *testing.B) {
 				off, err := app.NewHandler(app.Options{Store: storetest.Open(b, d)})
 				if err != nil {
@@ -668,7 +669,7 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 				}
 				tel, on := setupOn(b, d, telemetry.Config{
 					Metrics: true, Stderr: io.Discard,
-					OTLPEndpoint: startReceiver(b).addr, OTLPInsecure: true, SampleRatio: ratio,
+					OTLPEndpoint: startSink(b), OTLPInsecure: true, SampleRatio: ratio,
 				})
 				b.Cleanup(func() {
 					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
