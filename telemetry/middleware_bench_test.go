@@ -51,27 +51,8 @@ func BenchmarkMiddleware(b *testing.B) {
 				_ = tel.Shutdown(ctx)
 			})
 			off, on := router(nil), router(tel.Middleware(testRoutes(b)))
-			var offTime, onTime time.Duration
 			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				first, second := off, on
-				if i%2 == 1 {
-					first, second = on, off
-				}
-				t0 := time.Now()
-				r1 := do(first, http.MethodGet, "/articles/1", "", nil)
-				t1 := time.Now()
-				r2 := do(second, http.MethodGet, "/articles/1", "", nil)
-				t2 := time.Now()
-				if r1.Code != http.StatusOK || r2.Code != http.StatusOK {
-					b.Fatalf("GET: %d, %d", r1.Code, r2.Code)
-				}
-				if i%2 == 0 {
-					offTime, onTime = offTime+t1.Sub(t0), onTime+t2.Sub(t1)
-				} else {
-					onTime, offTime = onTime+t1.Sub(t0), offTime+t2.Sub(t1)
-				}
-			}
+			offTime, onTime := alternate(b, off, "/articles/1", on, "/articles/1")
 			n := float64(b.N)
 			b.ReportMetric(float64(offTime.Nanoseconds())/n, "off-ns/req")
 			b.ReportMetric(float64((onTime-offTime).Nanoseconds())/n, "added-ns/req")

@@ -678,31 +678,8 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 				})
 				offPath := "/articles/" + createArticle(b, off, []string{"sci-fi"}, nil)
 				onPath := "/articles/" + createArticle(b, on, []string{"sci-fi"}, nil)
-				var offTime, onTime time.Duration
 				b.ResetTimer()
-				for i := 0; b.Loop(); i++ {
-					// Alternate which goes first, so neither always runs on a warm cache.
-					first, second := http.Handler(off), on
-					firstPath, secondPath := offPath, onPath
-					if i%2 == 1 {
-						first, second, firstPath, secondPath = on, off, onPath, offPath
-					}
-					t0 := time.Now()
-					r1 := do(first, http.MethodGet, firstPath, "", nil)
-					t1 := time.Now()
-					r2 := do(second, http.MethodGet, secondPath, "", nil)
-					t2 := time.Now()
-					if r1.Code != http.StatusOK || r2.Code != http.StatusOK {
-						b.Fatalf("GET: %d, %d", r1.Code, r2.Code)
-					}
-					if i%2 == 0 {
-						offTime += t1.Sub(t0)
-						onTime += t2.Sub(t1)
-					} else {
-						onTime += t1.Sub(t0)
-						offTime += t2.Sub(t1)
-					}
-				}
+				offTime, onTime := alternate(b, off, offPath, on, onPath)
 				n := float64(b.N)
 				b.ReportMetric(float64(offTime.Nanoseconds())/n, "off-ns/req")
 				b.ReportMetric(float64(onTime.Nanoseconds())/n, "on-ns/req")
@@ -710,4 +687,31 @@ func BenchmarkTelemetryOverhead(b *testing.B) {
 			})
 		}
 	}
+}
+
+// alternate sends GET requests to off (for offPath) and to on (for onPath), one of each
+// per benchmark iteration, alternating which goes first so that neither always runs on
+// a warm cache and the machine's drift affects both alike, and returns each side's time.
+func alternate(b *testing.B, off http.Handler, offPath string, on http.Handler, onPath string) (offTime, onTime time.Duration) {
+	for i := 0; b.Loop(); i++ {
+		first, second := off, on
+		firstPath, secondPath := offPath, onPath
+		if i%2 == 1 {
+			first, second, firstPath, secondPath = on, off, onPath, offPath
+		}
+		t0 := time.Now()
+		r1 := do(first, http.MethodGet, firstPath, "", nil)
+		t1 := time.Now()
+		r2 := do(second, http.MethodGet, secondPath, "", nil)
+		t2 := time.Now()
+		if r1.Code != http.StatusOK || r2.Code != http.StatusOK {
+			b.Fatalf("GET: %d, %d", r1.Code, r2.Code)
+		}
+		if i%2 == 0 {
+			offTime, onTime = offTime+t1.Sub(t0), onTime+t2.Sub(t1)
+		} else {
+			onTime, offTime = onTime+t1.Sub(t0), offTime+t2.Sub(t1)
+		}
+	}
+	return offTime, onTime
 }
