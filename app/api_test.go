@@ -276,6 +276,11 @@ func TestPopular(t *testing.T) {
 				assertResponse(t, a.do("GET", "/articles/"+ids[title], ""), 200, "")
 			}
 		}
+		// Popular articles are ordered by the ranking, rebuilt here at once (a server
+		// rebuilds it when due: see store.RefreshPopular).
+		if err := a.store.RefreshPopular(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		rec := a.do("GET", "/articles/popular", "")
 		assertResponse(t, rec, 200, "")
 		got := articleTitles(t, rec)

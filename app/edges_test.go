@@ -51,6 +51,9 @@ func TestDatesAtTheEdge(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		if err := a.store.RefreshPopular(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		for _, tt := range []struct {
 			query string
 			want  []string

@@ -460,30 +460,27 @@ func (s *Store) ListTitles(ctx context.Context, f ListFilter) ([]string, Count, 
 	return titles, total, nil
 }
 
-// popularFlushWait bounds how long Popular waits for the views counted here to be saved.
-const popularFlushWait = time.Second
+// popularOrder is the order of popular articles: most viewed first, ties to the newest,
+// by the counts of the ranking (r).
+const popularOrder = "r.views DESC, r.created_at DESC, r.article_id DESC"
 
-// popularOrder is the order of popular articles: most viewed first, ties to the newest.
-const popularOrder = "v.views DESC, v.created_at DESC, v.article_id DESC"
+// rankedColumns is what a ranked query selects of the ranking r.
+const rankedColumns = "r.article_id, r.views, r.created_at"
 
 // Popular returns the most viewed articles a filter selects (its tag and day; not its
-// author); ties go to the newest. Views counted by this process are flushed first (for
-// up to popularFlushWait), so they are all taken into account.
+// author); ties go to the newest. They are ordered by the view counts of the last
+// rebuild of the ranking (see rankingEvery for how far behind it may be; an article made
+// since is not in it yet), and show their current views.
 //
 // Its cost is bounded by what the filters match, never by the size of the table:
-//   - no filter: the index of article_views that orders popular articles is walked for
-//     offset+limit rows;
-//   - a day: on PostgreSQL the per-day popular index is walked likewise; on SQLite the
-//     day's articles are taken from the creation-time index and sorted;
+//   - no filter: the ranking's index is walked for offset+limit rows;
+//   - a day: on PostgreSQL the ranking's per-day index is walked likewise; on SQLite
+//     the day's articles are taken from the creation-time index and sorted;
 //   - a tag (with or without a day): see popularWithTag.
+//
+// Each query picks the page from the ranking alone, and only then reads the page's
+// articles and views (pageOf).
 func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
-	// The flush is bounded: after a burst of reads its backlog may take longer than a
-	// request should wait; what it did not save is still added to the articles below.
-	fctx, cancel := context.WithTimeout(ctx, popularFlushWait)
-	if err := s.FlushViews(fctx); err != nil {
-		s.log.WarnContext(ctx, "popular articles: views not all flushed", "err", err)
-	}
-	cancel()
 	var (
 		out []Article
 		err error
@@ -494,9 +491,12 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 	case f.Day != nil:
 		out, err = s.popularOnDay(ctx, *f.Day, f.Limit, f.Offset)
 	default:
+		// A row of an article deleted since the ranking was built is skipped, not
+		// counted in the page.
 		out = []Article{}
-		err = s.reader(ctx).Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
-			Select(selectArticle("a")).Order(popularOrder).Limit(f.Limit).Offset(f.Offset).Find(&out).Error
+		err = s.reader(ctx).Raw(s.pageOf(`SELECT `+rankedColumns+` FROM popular_ranking r
+			WHERE EXISTS (SELECT 1 FROM articles a WHERE a.id = r.article_id)
+			ORDER BY `+popularOrder+` LIMIT ? OFFSET ?`), f.Limit, f.Offset).Scan(&out).Error
 	}
 	if err != nil {
 		return nil, fmt.Errorf("popular articles: %w", s.classify(err))
@@ -504,35 +504,55 @@ func (s *Store) Popular(ctx context.Context, f ListFilter) ([]Article, error) {
 	return s.finish(out), nil
 }
 
+// pageOf is the query of the articles, with their current views, of the rows of the
+// ranking that query ranked selects (rankedColumns, in popular order), in that order.
+func (s *Store) pageOf(ranked string) string {
+	join := "JOIN" // CROSS JOIN keeps SQLite from reordering the join
+	if s.dialect == SQLite {
+		join = "CROSS JOIN"
+	}
+	return `SELECT ` + selectArticle("a") + ` FROM (` + ranked + `) r
+		` + join + ` articles a ON a.id = r.article_id
+		` + join + ` article_views v ON v.article_id = r.article_id
+		ORDER BY ` + popularOrder
+}
+
 func (s *Store) popularOnDay(ctx context.Context, day time.Time, limit, offset int) ([]Article, error) {
-	out := []Article{}
-	q := s.reader(ctx)
+	var (
+		ranked string
+		args   []any
+	)
 	if s.dialect == Postgres {
-		// The form of article_views_day_popular_idx, which walks one day by views.
-		q = q.Table("article_views v").Joins("JOIN articles a ON a.id = v.article_id").
-			Where("(v.created_at AT TIME ZONE 'UTC')::date = ?::date", day.Format(time.DateOnly))
+		// The form of popular_ranking_day_idx, which walks one day by views.
+		ranked = `SELECT ` + rankedColumns + ` FROM popular_ranking r
+			WHERE (r.created_at AT TIME ZONE 'UTC')::date = ?::date
+			AND EXISTS (SELECT 1 FROM articles a WHERE a.id = r.article_id)`
+		args = append(args, day.Format(time.DateOnly))
 	} else {
 		// CROSS JOIN makes SQLite take the day's articles first (from the index on
-		// created_at) and sort them, rather than walk every article by views.
+		// created_at) and sort them, rather than walk the whole ranking by views.
 		start, end := dayRange(day)
-		q = q.Table("articles a").Joins("CROSS JOIN article_views v ON v.article_id = a.id").
-			Where("a.created_at >= ? AND a.created_at < ?", start, end)
+		ranked = `SELECT ` + rankedColumns + ` FROM articles a CROSS JOIN popular_ranking r ON r.article_id = a.id
+			WHERE a.created_at >= ? AND a.created_at < ?`
+		args = append(args, start, end)
 	}
-	err := q.Select(selectArticle("a")).Order(popularOrder).Limit(limit).Offset(offset).Find(&out).Error
+	out := []Article{}
+	err := s.reader(ctx).Raw(s.pageOf(ranked+` ORDER BY `+popularOrder+` LIMIT ? OFFSET ?`), append(args, limit, offset)...).Scan(&out).Error
 	return out, err
 }
 
 // popularWithTag returns the most viewed articles of a tag (on a day, when f.Day is set).
-// Sorting every article of the tag costs what the tag has; walking the popular index
+// Sorting every article of the tag costs what the tag has; walking the ranking's index
 // and testing each article for the tag costs about k×N/n rows for k = offset+limit
 // answers, N articles and n of them tagged. So:
 //
 //   - with a day, or when the tag has at most c = √(k×N) articles (counted up to c+1
 //     from its index), the tag's articles are sorted: at most c rows, or the day's;
-//   - else the popular index is walked for at most 4c rows (expected: under c); if that
-//     walk found fewer than k, the tag's articles are sorted after all.
+//   - else the ranking's index is walked for at most 4c rows (expected: under c); if
+//     that walk found fewer than k, the tag's articles are sorted after all.
 //
 // Either way the work is bounded by c plus what the tag matches, never by the table.
+// (An article's tags go with it, so the tag's rows are of articles that exist.)
 func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, error) {
 	db := s.reader(ctx)
 	if f.Day == nil {
@@ -549,11 +569,10 @@ func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, er
 		}
 		if n > int64(c) {
 			walked := []Article{}
-			err := db.Raw(`SELECT `+selectArticle("a")+` FROM
-				(SELECT article_id, views, created_at FROM article_views ORDER BY views DESC, created_at DESC, article_id DESC LIMIT ?) v
-				JOIN articles a ON a.id = v.article_id
-				WHERE EXISTS (SELECT 1 FROM article_tags t WHERE t.article_id = a.id AND t.tag = ?)
-				ORDER BY `+popularOrder+` LIMIT ?`, 4*c, f.Tag, k).Scan(&walked).Error
+			err := db.Raw(s.pageOf(`SELECT `+rankedColumns+` FROM
+				(SELECT article_id, views, created_at FROM popular_ranking ORDER BY views DESC, created_at DESC, article_id DESC LIMIT ?) r
+				WHERE EXISTS (SELECT 1 FROM article_tags t WHERE t.article_id = r.article_id AND t.tag = ?)
+				ORDER BY `+popularOrder+` LIMIT ?`), 4*c, f.Tag, k).Scan(&walked).Error
 			if err != nil {
 				return nil, err
 			}
@@ -562,7 +581,7 @@ func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, er
 			}
 		}
 	}
-	// The tag's articles first, then their views: OFFSET 0 keeps PostgreSQL from
+	// The tag's articles first, then their ranking: OFFSET 0 keeps PostgreSQL from
 	// flattening the subquery, CROSS JOIN keeps SQLite from reordering the join.
 	tagged := "SELECT article_id FROM article_tags WHERE tag = @tag"
 	if f.Day != nil {
@@ -579,10 +598,9 @@ func (s *Store) popularWithTag(ctx context.Context, f ListFilter) ([]Article, er
 		start, end = dayRange(*f.Day)
 	}
 	out := []Article{}
-	err := db.Raw(`SELECT `+selectArticle("a")+` FROM (`+tagged+`) t
-		`+join+` article_views v ON v.article_id = t.article_id
-		`+join+` articles a ON a.id = t.article_id
-		ORDER BY `+popularOrder+` LIMIT @limit OFFSET @offset`,
+	err := db.Raw(s.pageOf(`SELECT `+rankedColumns+` FROM (`+tagged+`) t
+		`+join+` popular_ranking r ON r.article_id = t.article_id
+		ORDER BY `+popularOrder+` LIMIT @limit OFFSET @offset`),
 		sql.Named("tag", f.Tag), sql.Named("start", start), sql.Named("end", end),
 		sql.Named("limit", f.Limit), sql.Named("offset", f.Offset)).Scan(&out).Error
 	return out, err

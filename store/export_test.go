@@ -102,3 +102,12 @@ func (s *Store) Stems(ctx context.Context, words []string) ([][]string, error) {
 
 // FTSTokenize exposes the tokenizer the stemmer indexes words with.
 const FTSTokenize = ftsTokenize
+
+// RebuildRankingIfDue is what keepRanking does at each turn: rebuild the popular ranking
+// when it is due and its source changed.
+func (s *Store) RebuildRankingIfDue(ctx context.Context) (time.Duration, error) {
+	return s.rebuildRanking(ctx, false)
+}
+
+// RankingEveryMin exposes rankingEveryMin.
+const RankingEveryMin = rankingEveryMin

@@ -183,8 +183,8 @@ func (s *Store) bulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 
 // Analyze refreshes the planner's statistics and, on PostgreSQL, the visibility map
 // (VACUUM), so that queries are planned for the data just loaded and index-only scans
-// need not visit the table, and rebuilds the search vocabulary. It is what a bulk load
-// should end with.
+// need not visit the table, and rebuilds the search vocabulary and the popular ranking.
+// It is what a bulk load should end with.
 func (s *Store) Analyze(ctx context.Context) error {
 	stmt := "ANALYZE"
 	if s.dialect == Postgres {
@@ -192,6 +192,9 @@ func (s *Store) Analyze(ctx context.Context) error {
 	}
 	if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
 		return fmt.Errorf("analyze: %w", s.classify(err))
+	}
+	if _, err := s.rebuildRanking(ctx, true); err != nil {
+		return err
 	}
 	return s.RefreshVocabulary(ctx)
 }

@@ -107,16 +107,17 @@ type Store struct {
 	readPool string  // what rdb is called in PoolUse: PoolReplica or PoolPrimary
 	// getStmt is, on SQLite, getArticleSQL prepared on the read pool: at its first use,
 	// since the schema may not exist when the store opens.
-	getStmt    atomic.Pointer[sql.Stmt]
-	prepareMu  sync.Mutex
-	dialect    Dialect
-	loc        Location
-	tracer     trace.Tracer // of the statements run outside GORM; nil: none
-	log        *slog.Logger
-	views      *viewCounter
-	vocab      vocabulary    // the words typo tolerance corrects to
-	stems      stemmer       // SQLite: the terms of a query's words, for the search heads
-	searchKept chan struct{} // closed when keepSearch has stopped
+	getStmt     atomic.Pointer[sql.Stmt]
+	prepareMu   sync.Mutex
+	dialect     Dialect
+	loc         Location
+	tracer      trace.Tracer // of the statements run outside GORM; nil: none
+	log         *slog.Logger
+	views       *viewCounter
+	vocab       vocabulary    // the words typo tolerance corrects to
+	stems       stemmer       // SQLite: the terms of a query's words, for the search heads
+	searchKept  chan struct{} // closed when keepSearch has stopped
+	rankingKept chan struct{} // closed when keepRanking has stopped
 
 	closeOnce sync.Once
 	lastUse   sync.Map    // token name → when its last use was last written
@@ -463,6 +464,7 @@ func (s *Store) Close() error {
 		close(s.views.stop)
 		<-s.views.done
 		<-s.searchKept
+		<-s.rankingKept
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.FlushViews(ctx); err != nil {

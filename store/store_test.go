@@ -247,6 +247,9 @@ func TestListSearchPopular(t *testing.T) {
 			}
 		}
 
+		if err := s.RefreshPopular(ctx); err != nil {
+			t.Fatal(err)
+		}
 		all, _ := s.Popular(ctx, store.ListFilter{Limit: 100})
 		byTitle := map[string]int64{}
 		for _, a := range all {
@@ -258,6 +261,9 @@ func TestListSearchPopular(t *testing.T) {
 			}
 		}
 		if _, err := s.ViewArticle(ctx, byTitle["Cinematography in Blade Runner"]); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RefreshPopular(ctx); err != nil {
 			t.Fatal(err)
 		}
 		pop, _ := s.Popular(ctx, store.ListFilter{Tag: "sci-fi", Limit: 3})
@@ -499,6 +505,9 @@ func TestListTitlesCountBound(t *testing.T) {
 		titles, n, err = s.ListTitles(ctx, store.ListFilter{Tag: "bulk", Day: onDay(day.AddDate(0, 0, 1)), Limit: 1})
 		if err != nil || n != (store.Count{N: perDay, Exact: true}) || !slices.Equal(titles, []string{fmt.Sprintf("Article %d", 2*perDay-1)}) {
 			t.Fatalf("ListTitles(tag, day) = %q, %+v, %v", titles, n, err)
+		}
+		if err := s.RefreshPopular(ctx); err != nil {
+			t.Fatal(err)
 		}
 		pop, err := s.Popular(ctx, store.ListFilter{Day: onDay(day), Tag: "rare", Limit: 5})
 		if err != nil || len(pop) != 1 || pop[0].Title != "Article 7" {

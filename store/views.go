@@ -89,16 +89,19 @@ const purgeEvery = 10 * time.Minute
 
 // startFlusher flushes the views every interval and purges expired idempotency keys
 // every purgeEvery, until Close; beside it, for a store that serves, keepSearch keeps
-// the search vocabulary and heads (the commands and tests that load data rebuild them
-// with Analyze or RefreshVocabulary).
+// the search vocabulary and heads and keepRanking the popular ranking (the commands and
+// tests that load data rebuild them with Analyze, RefreshVocabulary or RefreshPopular).
 func (s *Store) startFlusher(interval time.Duration, serving bool) {
 	s.views.stop = make(chan struct{})
 	s.views.done = make(chan struct{})
 	s.searchKept = make(chan struct{})
+	s.rankingKept = make(chan struct{})
 	if serving {
 		go s.keepSearch()
+		go s.keepRanking()
 	} else {
 		close(s.searchKept)
+		close(s.rankingKept)
 	}
 	go func() {
 		defer close(s.views.done)
