@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -98,20 +97,20 @@ func (s *Store) RefreshPopular(ctx context.Context) error {
 // when the next rebuild will be due, counted from now.
 func (s *Store) rebuildRanking(ctx context.Context, force bool) (time.Duration, error) {
 	every := rankingEveryMin
-	var opts []*sql.TxOptions
-	if s.dialect == Postgres {
-		// The counts it records are of the rows it copied: one snapshot for the
-		// transaction.
-		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
-	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.dialect == Postgres {
-			var ours bool
-			if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(rankingLock)).Row().Scan(&ours); err != nil {
-				return err
-			}
-			if !ours {
-				return nil // another replica is rebuilding it
+			if force {
+				if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", int64(rankingLock)).Error; err != nil {
+					return err
+				}
+			} else {
+				var ours bool
+				if err := tx.Raw("SELECT pg_try_advisory_xact_lock(?)", int64(rankingLock)).Row().Scan(&ours); err != nil {
+					return err
+				}
+				if !ours {
+					return nil // another replica is rebuilding it
+				}
 			}
 		}
 		var (
@@ -148,7 +147,7 @@ func (s *Store) rebuildRanking(ctx context.Context, force bool) (time.Duration, 
 		s.log.Debug("popular ranking rebuilt", "articles", src.Rows, "took", took.Round(time.Millisecond))
 		return tx.Exec("UPDATE popular_ranking_built SET at = ?, took_ms = ?, rows = ?, views = ?, max_id = ?",
 			time.Now().UTC(), took.Milliseconds(), src.Rows, src.Views, src.MaxID).Error
-	}, opts...)
+	})
 	if err != nil {
 		return rankingEveryMin, fmt.Errorf("rebuild the popular ranking: %w", s.classify(err))
 	}
@@ -156,32 +155,51 @@ func (s *Store) rebuildRanking(ctx context.Context, force bool) (time.Duration, 
 }
 
 // buildRanking makes popular_ranking again from article_views, in transaction tx, and
-// returns what it was built from. On PostgreSQL the new table is built whole under
-// another name and swapped in at the end, so readers of the old one wait only for the
-// swap; on SQLite readers keep their snapshot while the single writer builds.
+// returns what it was built from (read from the copy, which views flushed meanwhile do
+// not change). On PostgreSQL the new table is built whole under another name and swapped
+// in at the end, so readers of the old one wait only for the swap, and for at most
+// rankingSwapWait: a rebuild that cannot have the old table by then (a long transaction
+// holds it) gives up and is retried at its next turn rather than queue every popular
+// request behind it. On SQLite readers keep their snapshot while the single writer
+// builds.
 func (s *Store) buildRanking(tx *gorm.DB) (rankingSource, error) {
 	const next = "popular_ranking_next"
 	create, fill, indexes := rankingTable(s.dialect, next)
 	stmts := []string{create, fill}
 	if s.dialect == Postgres {
 		stmts = append(stmts, indexes...)
-		stmts = append(stmts, "ANALYZE "+next, "DROP TABLE popular_ranking", "ALTER TABLE "+next+" RENAME TO popular_ranking",
-			"ALTER TABLE popular_ranking RENAME CONSTRAINT "+next+"_pkey TO popular_ranking_pkey")
-		for _, suffix := range []string{"_idx", "_day_idx"} {
-			stmts = append(stmts, "ALTER INDEX "+next+suffix+" RENAME TO popular_ranking"+suffix)
-		}
-	} else {
-		_, _, indexes = rankingTable(s.dialect, "popular_ranking")
-		stmts = append(stmts, "DROP TABLE popular_ranking", "ALTER TABLE "+next+" RENAME TO popular_ranking")
-		stmts = append(stmts, indexes...)
+		stmts = append(stmts, "ANALYZE "+next)
 	}
 	for _, stmt := range stmts {
 		if err := tx.Exec(stmt).Error; err != nil {
 			return rankingSource{}, err
 		}
 	}
-	return readRankingSource(tx, "popular_ranking")
+	src, err := readRankingSource(tx, next)
+	if err != nil {
+		return rankingSource{}, err
+	}
+	if s.dialect == Postgres {
+		stmts = []string{fmt.Sprintf("SET LOCAL lock_timeout = %d", rankingSwapWait.Milliseconds()),
+			"DROP TABLE popular_ranking", "ALTER TABLE " + next + " RENAME TO popular_ranking",
+			"ALTER TABLE popular_ranking RENAME CONSTRAINT " + next + "_pkey TO popular_ranking_pkey"}
+		for _, suffix := range []string{"_idx", "_day_idx"} {
+			stmts = append(stmts, "ALTER INDEX "+next+suffix+" RENAME TO popular_ranking"+suffix)
+		}
+	} else {
+		_, _, indexes = rankingTable(s.dialect, "popular_ranking")
+		stmts = append([]string{"DROP TABLE popular_ranking", "ALTER TABLE " + next + " RENAME TO popular_ranking"}, indexes...)
+	}
+	for _, stmt := range stmts {
+		if err := tx.Exec(stmt).Error; err != nil {
+			return rankingSource{}, err
+		}
+	}
+	return src, nil
 }
+
+// rankingSwapWait bounds how long a rebuild waits for the old ranking to swap it out.
+const rankingSwapWait = 2 * time.Second
 
 // keepRanking rebuilds the ranking whenever it is due, until Close, which cancels a
 // rebuild under way.

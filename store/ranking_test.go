@@ -201,3 +201,36 @@ func TestRankingSchemaAsMigrated(t *testing.T) {
 		}
 	})
 }
+
+// TestRankingSwapBounded: on PostgreSQL a rebuild that cannot swap out the old ranking,
+// which a long transaction is reading, gives up after rankingSwapWait instead of queueing
+// every popular request behind its lock, and leaves the old ranking serving.
+func TestRankingSwapBounded(t *testing.T) {
+	s := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	if _, err := s.CreateArticle(ctx, store.NewArticle{Title: "A", Content: "c", Author: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RefreshPopular(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reader := s.DB().Begin()
+	if err := reader.Exec("SELECT 1 FROM popular_ranking LIMIT 1").Error; err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	bounded, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err := s.RefreshPopular(bounded)
+	cancel()
+	took := time.Since(began)
+	reader.Rollback()
+	if err == nil || took > 10*time.Second {
+		t.Fatalf("RefreshPopular while the ranking is read = %v after %v, want an error within seconds", err, took)
+	}
+	if as, err := s.Popular(ctx, store.ListFilter{Limit: 10}); err != nil || len(as) != 1 || as[0].Title != "A" {
+		t.Fatalf("Popular after the rebuild gave up = %+v, %v; want [A]", as, err)
+	}
+	if err := s.RefreshPopular(ctx); err != nil {
+		t.Fatalf("RefreshPopular once the reader is gone: %v", err)
+	}
+}
