@@ -16,7 +16,7 @@ CREATE TABLE popular_ranking (
     article_id BIGINT      NOT NULL,
     views      BIGINT      NOT NULL,
     created_at TIMESTAMPTZ NOT NULL
-);
+) WITH (autovacuum_enabled = false); -- never updated; each rebuild analyzes its copy
 INSERT INTO popular_ranking (article_id, views, created_at)
     SELECT article_id, views, created_at FROM article_views;
 ALTER TABLE popular_ranking ADD CONSTRAINT popular_ranking_pkey PRIMARY KEY (article_id);
