@@ -216,15 +216,8 @@ const rankingSwapWait = 2 * time.Second
 // rebuild under way.
 func (s *Store) keepRanking() {
 	defer close(s.rankingKept)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilClose()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.views.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	wait := time.NewTimer(rankingEveryMin)
 	defer wait.Stop()
 	for {

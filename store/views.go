@@ -227,12 +227,10 @@ func addViews(tx *gorm.DB, d Dialect, ids []int64, counts map[int64]int64) error
 		WHERE article_id IN (SELECT id FROM v)`, args...).Error
 }
 
-// keepSearch keeps the search vocabulary and heads (at once, then every
-// VocabularyEvery) until Close, which cancels a rebuild under way.
-func (s *Store) keepSearch() {
-	defer close(s.searchKept)
+// untilClose returns a context that Close cancels, for the work a serving store does in
+// the background.
+func (s *Store) untilClose() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go func() {
 		select {
 		case <-s.views.stop:
@@ -240,6 +238,15 @@ func (s *Store) keepSearch() {
 		case <-ctx.Done():
 		}
 	}()
+	return ctx, cancel
+}
+
+// keepSearch keeps the search vocabulary and heads (at once, then every
+// VocabularyEvery) until Close, which cancels a rebuild under way.
+func (s *Store) keepSearch() {
+	defer close(s.searchKept)
+	ctx, cancel := s.untilClose()
+	defer cancel()
 	tick := time.NewTicker(VocabularyEvery)
 	defer tick.Stop()
 	for {
