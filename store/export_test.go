@@ -108,6 +108,3 @@ const FTSTokenize = ftsTokenize
 func (s *Store) RebuildRankingIfDue(ctx context.Context) (time.Duration, error) {
 	return s.rebuildRanking(ctx, false)
 }
-
-// RankingEveryMin exposes rankingEveryMin.
-const RankingEveryMin = rankingEveryMin
