@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"golang.org/x/sync/errgroup"
 	"gorm.io/gorm"
 )
 
@@ -185,18 +186,32 @@ func (s *Store) bulkInsert(ctx context.Context, in []NewArticle, lex *Lexicon) e
 // (VACUUM), so that queries are planned for the data just loaded and index-only scans
 // need not visit the table, and rebuilds the search vocabulary and the popular ranking.
 // It is what a bulk load should end with.
+//
+// On PostgreSQL the vocabulary (ts_stat over every search vector: 7.5 s of one core at a
+// million articles) is rebuilt on a connection of its own while the statistics and the
+// ranking are, so that a load's last seconds use both cores.
 func (s *Store) Analyze(ctx context.Context) error {
-	stmt := "ANALYZE"
-	if s.dialect == Postgres {
-		stmt = "VACUUM (ANALYZE) articles, article_tags, article_views"
-	}
-	if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
-		return fmt.Errorf("analyze: %w", s.classify(err))
-	}
-	if _, err := s.rebuildRanking(ctx, true); err != nil {
+	stats := func(ctx context.Context) error {
+		stmt := "ANALYZE"
+		if s.dialect == Postgres {
+			stmt = "VACUUM (ANALYZE) articles, article_tags, article_views"
+		}
+		if err := s.db.WithContext(ctx).Exec(stmt).Error; err != nil {
+			return fmt.Errorf("analyze: %w", s.classify(err))
+		}
+		_, err := s.rebuildRanking(ctx, true)
 		return err
 	}
-	return s.RefreshVocabulary(ctx)
+	if s.dialect != Postgres {
+		if err := stats(ctx); err != nil {
+			return err
+		}
+		return s.RefreshVocabulary(ctx)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return stats(gctx) })
+	g.Go(func() error { return s.RefreshVocabulary(gctx) })
+	return g.Wait()
 }
 
 // copyText builds the input of COPY … FROM STDIN in PostgreSQL's text format.
