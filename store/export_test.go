@@ -1,9 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -107,4 +112,77 @@ const FTSTokenize = ftsTokenize
 // when it is due and its source changed.
 func (s *Store) RebuildRankingIfDue(ctx context.Context) (time.Duration, error) {
 	return s.rebuildRanking(ctx, false)
+}
+
+// SearchVectors returns, in tsvector's text form (as PostgreSQL writes it), the vectors
+// AppendSearchVectors appends in binary: what tests compare with the trigger's.
+func (l *Lexicon) SearchVectors(a NewArticle) (title, full string, ok bool) {
+	b, ok := l.AppendSearchVectors(nil, a)
+	if !ok {
+		if len(b) != 0 {
+			return "appended though refused", "", false
+		}
+		return "", "", false
+	}
+	title, rest := vectorText(b)
+	full, rest = vectorText(rest)
+	if len(rest) != 0 {
+		return "", fmt.Sprintf("%d bytes after the two fields", len(rest)), true
+	}
+	return title, full, true
+}
+
+// vectorText reads one tsvector field of binary COPY (length, then tsvectorsend's
+// form) and returns it in text form, and what follows it.
+func vectorText(b []byte) (string, []byte) {
+	if len(b) < 8 {
+		return "short field", nil
+	}
+	n := int(binary.BigEndian.Uint32(b))
+	if len(b) < 4+n {
+		return "field longer than the input", nil
+	}
+	f, rest := b[4:4+n], b[4+n:]
+	lexemes := int(binary.BigEndian.Uint32(f))
+	f = f[4:]
+	var out strings.Builder
+	for i := range lexemes {
+		end := bytes.IndexByte(f, 0)
+		if end < 0 || len(f) < end+3 {
+			return "truncated lexeme", rest
+		}
+		if i > 0 {
+			out.WriteByte(' ')
+		}
+		out.WriteByte('\'')
+		for _, c := range f[:end] {
+			if c == '\'' || c == '\\' {
+				out.WriteByte(c)
+			}
+			out.WriteByte(c)
+		}
+		out.WriteByte('\'')
+		npos := int(binary.BigEndian.Uint16(f[end+1:]))
+		f = f[end+3:]
+		if len(f) < 2*npos {
+			return "truncated positions", rest
+		}
+		for j := range npos {
+			p := binary.BigEndian.Uint16(f[2*j:])
+			if j == 0 {
+				out.WriteByte(':')
+			} else {
+				out.WriteByte(',')
+			}
+			out.WriteString(strconv.Itoa(int(p & 0x3fff)))
+			if w := p >> 14; w > 0 {
+				out.WriteByte("DCBA"[w])
+			}
+		}
+		f = f[2*npos:]
+	}
+	if len(f) != 0 {
+		return fmt.Sprintf("%d bytes after the lexemes", len(f)), rest
+	}
+	return out.String(), rest
 }

@@ -617,6 +617,26 @@ func TestBulkInsertWithLexicon(t *testing.T) {
 	if matched < 1000 {
 		t.Fatalf("only %d results over %d queries: the comparison proves little", matched, len(queries))
 	}
+	// Row for row, the vectors the lexicon gave are those the trigger computed, and the
+	// other columns hold what was given.
+	const digest = `SELECT md5(string_agg(concat_ws('|', id, title, content, author, tags, version, created_at, updated_at,
+		title_search, search), E'\n' ORDER BY id)) FROM articles`
+	var a, b string
+	if err := given.DB().Raw(digest).Row().Scan(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := parsed.DB().Raw(digest).Row().Scan(&b); err != nil || a != b {
+		t.Fatalf("articles loaded with the lexicon differ from those the trigger indexed (md5 %s, %s, %v)", a, b, err)
+	}
+	for _, i := range []int{0, 5, len(in) - 1} {
+		got, err := given.GetArticle(ctx, int64(i+1))
+		want := in[i]
+		if err != nil || got.Title != want.Title || got.Content != want.Content || got.Author != want.Author ||
+			!slices.Equal(got.Tags, want.Tags) || !got.CreatedAt.Equal(want.CreatedAt.Truncate(time.Microsecond)) ||
+			!got.UpdatedAt.Equal(got.CreatedAt) || got.Version != 1 {
+			t.Fatalf("article %d came back as %+v, %v; want %+v", i+1, got, err, want)
+		}
+	}
 	// Text with what COPY's text format gives a meaning to comes back as it went in.
 	odd := store.NewArticle{Title: `Back\slash \N`, Content: "Tab\there,\nnew line,\r\nand \\.", Author: "A\tB", Tags: []string{`x\y`}, CreatedAt: until}
 	if err := given.BulkInsert(ctx, []store.NewArticle{odd}, lex); err != nil {
