@@ -637,7 +637,8 @@ func TestBulkInsertWithLexicon(t *testing.T) {
 			t.Fatalf("article %d came back as %+v, %v; want %+v", i+1, got, err, want)
 		}
 	}
-	// Text with what COPY's text format gives a meaning to comes back as it went in.
+	// Text with what COPY's text format gives a meaning to (tabs, newlines, backslashes)
+	// comes back as it went in through the binary form too.
 	odd := store.NewArticle{Title: `Back\slash \N`, Content: "Tab\there,\nnew line,\r\nand \\.", Author: "A\tB", Tags: []string{`x\y`}, CreatedAt: until}
 	if err := given.BulkInsert(ctx, []store.NewArticle{odd}, lex); err != nil {
 		t.Fatal(err)
