@@ -545,10 +545,18 @@ func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset in
 				newest = "WHERE created_at >= @since"
 				args = append(args, sql.Named("since", since))
 			}
-			cands := []string{
-				fmt.Sprintf(`(%s FROM articles WHERE id IN (
+			best := fmt.Sprintf(`(%s FROM articles WHERE id IN (
 					SELECT article_id FROM search_heads WHERE word = ANY(CAST(@heads AS text[])) ORDER BY rank DESC LIMIT %d) AND %s)`,
-					ranked, searchHeadsRead, cond),
+				ranked, searchHeadsRead, cond)
+			// No word of the group has heads: each is in at most searchRankAll articles,
+			// and the planner expects more matches than that of them together (or of one
+			// alone, wrongly). Rank them as a group expected small is, cut at twice the
+			// bound, which holds such a group whole up to there; the newest stay beside.
+			if !s.vocab.anyHeads(heads, searchRankAll[Postgres]) {
+				best = fmt.Sprintf(`(%s FROM articles WHERE %s LIMIT %d)`, ranked, cond, 2*searchRankAll[Postgres])
+			}
+			cands := []string{
+				best,
 				fmt.Sprintf(`(%s FROM (SELECT id, search, created_at FROM articles %s ORDER BY created_at DESC, id DESC LIMIT %d) w WHERE w.%s)`,
 					ranked, newest, window, cond),
 			}

@@ -493,3 +493,40 @@ func TestStems(t *testing.T) {
 		t.Fatalf("stems = %q, %v; want [[movi]]", got, err)
 	}
 }
+
+// TestSearchBroadWithoutHeads: a prefix completed to two words, each in 7,000 articles,
+// fewer than a search ranks whole, but in more together (the planner expects 10,500),
+// so that the group is ranked from candidates and no word of it has heads;
+// its strongest matches (the words in the title) are the oldest. Find answers what the
+// ranking over every match answers: the group is ranked whole up to twice the bound, not
+// only among the newest articles (the query "tenko" of the bench's quality check).
+func TestSearchBroadWithoutHeads(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Open(t, store.Postgres)
+	in := []store.NewArticle{
+		{Title: "Tapir tapir", Content: "Snout.", Author: "A", CreatedAt: day(0)},
+		{Title: "Tapa tapa", Content: "Plate.", Author: "A", CreatedAt: day(1)},
+		{Title: "Tapir", Content: "Snout.", Author: "A", CreatedAt: day(2)},
+	}
+	for i := range 14000 {
+		content := "A tapir walked by."
+		if i%2 == 1 {
+			content = "A tapa was served."
+		}
+		in = append(in, store.NewArticle{Title: fmt.Sprintf("Note %d", i), Content: content, Author: "B", CreatedAt: day(100 + i%900)})
+	}
+	load(t, s, in)
+	if err := s.RefreshHeads(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := find(t, s, "tap", 10, 0)
+	full, err := s.FindExhaustive(ctx, "tap", 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := idsOf(got.Articles)
+	first := slices.Sorted(slices.Values(ids[:min(3, len(ids))]))
+	if !slices.Equal(ids, idsOf(full.Articles)) || !slices.Equal(first, []int64{1, 2, 3}) {
+		t.Fatalf("Find(tap) = %v, the full ranking %v; want 1, 2 and 3 first", ids, idsOf(full.Articles))
+	}
+}

@@ -66,6 +66,19 @@ func (v *vocabulary) heads(ws []string, threshold int) time.Time {
 	return v.headsAt
 }
 
+// anyHeads says whether one of the words has heads (is in more than threshold
+// articles, by the vocabulary).
+func (v *vocabulary) anyHeads(ws []string, threshold int) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for _, w := range ws {
+		if v.docs[w] > int64(threshold) {
+			return true
+		}
+	}
+	return false
+}
+
 func (v *vocabulary) setHeadsAt(t time.Time) {
 	v.mu.Lock()
 	v.headsAt = t
