@@ -186,3 +186,16 @@ func vectorText(b []byte) (string, []byte) {
 	}
 	return out.String(), rest
 }
+
+// Vocabulary exposes the vocabulary's look-ups to tests.
+type Vocabulary struct{ v *vocabulary }
+
+// NewVocabulary returns a vocabulary of the given document counts.
+func NewVocabulary(docs map[string]int64) Vocabulary {
+	v := &vocabulary{}
+	v.set(docs)
+	return Vocabulary{v}
+}
+
+// NoHeads is vocabulary.noHeads.
+func (v Vocabulary) NoHeads(ws []string, threshold int) bool { return v.v.noHeads(ws, threshold) }

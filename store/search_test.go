@@ -530,3 +530,26 @@ func TestSearchBroadWithoutHeads(t *testing.T) {
 		t.Fatalf("Find(tap) = %v, the full ranking %v; want 1, 2 and 3 first", ids, idsOf(full.Articles))
 	}
 }
+
+// TestNoHeads: a group is taken for one without heads only when the vocabulary knows
+// each of its words, none in more articles than the bound (before the vocabulary is
+// loaded, every broad group keeps its heads).
+func TestNoHeads(t *testing.T) {
+	v := store.NewVocabulary(map[string]int64{"tapir": 7000, "tapa": 8000, "film": 8001})
+	for _, c := range []struct {
+		words []string
+		want  bool
+	}{
+		{[]string{"tapir", "tapa"}, true},
+		{[]string{"tapir", "film"}, false},
+		{[]string{"tapir", "zebu"}, false},
+		{nil, false},
+	} {
+		if got := v.NoHeads(c.words, 8000); got != c.want {
+			t.Errorf("noHeads(%q) = %v, want %v", c.words, got, c.want)
+		}
+	}
+	if store.NewVocabulary(nil).NoHeads([]string{"tapir"}, 8000) {
+		t.Errorf("an empty vocabulary says %q has no heads", "tapir")
+	}
+}

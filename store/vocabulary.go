@@ -66,17 +66,18 @@ func (v *vocabulary) heads(ws []string, threshold int) time.Time {
 	return v.headsAt
 }
 
-// anyHeads says whether one of the words has heads (is in more than threshold
-// articles, by the vocabulary).
-func (v *vocabulary) anyHeads(ws []string, threshold int) bool {
+// noHeads says whether the vocabulary knows each of the words, and none of them has
+// heads (is in more than threshold articles). It says false for a word it does not
+// know: before the vocabulary is loaded, or one newer than it.
+func (v *vocabulary) noHeads(ws []string, threshold int) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	for _, w := range ws {
-		if v.docs[w] > int64(threshold) {
-			return true
+		if n := v.docs[w]; n == 0 || n > int64(threshold) {
+			return false
 		}
 	}
-	return false
+	return len(ws) > 0
 }
 
 func (v *vocabulary) setHeadsAt(t time.Time) {
