@@ -545,16 +545,18 @@ func (s *Store) findPG(ctx context.Context, words []searchWord, limit, offset in
 				newest = "WHERE created_at >= @since"
 				args = append(args, sql.Named("since", since))
 			}
-			best := fmt.Sprintf(`(%s FROM articles WHERE id IN (
-					SELECT article_id FROM search_heads WHERE word = ANY(CAST(@heads AS text[])) ORDER BY rank DESC LIMIT %d) AND %s)`,
-				ranked, searchHeadsRead, cond)
 			// No word of the group has heads: each is in at most searchRankAll articles
 			// (by the vocabulary, which must know them all), and the planner expects more
 			// matches than that of them together (or of one alone, wrongly). Rank them as
 			// a group expected small is, cut at twice the bound, which holds such a group
 			// whole up to there; the newest stay beside.
+			var best string
 			if s.vocab.noHeads(heads, searchRankAll[Postgres]) {
 				best = fmt.Sprintf(`(%s FROM articles WHERE %s LIMIT %d)`, ranked, cond, 2*searchRankAll[Postgres])
+			} else {
+				best = fmt.Sprintf(`(%s FROM articles WHERE id IN (
+					SELECT article_id FROM search_heads WHERE word = ANY(CAST(@heads AS text[])) ORDER BY rank DESC LIMIT %d) AND %s)`,
+					ranked, searchHeadsRead, cond)
 			}
 			cands := []string{
 				best,
